@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up .venv with the reportqa command; with --test also what the test suite needs
+# (Debian's chromium and chromedriver for the browser test). Safe to run again: it
+# reinstalls only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+stamp=.venv/.reportqa-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    # torch first, pinned: 2.13.0 is the CPU build on this disk; an unpinned torch
+    # pulled in by sentence-transformers would download a multi-GB CUDA build.
+    .venv/bin/python -m pip install --quiet torch==2.13.0
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+    touch "$stamp"
+fi
+
+if [ "${1:-}" = "--test" ] && ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium and chromium-driver for the browser test" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "warning: chromium/chromedriver missing and cannot be installed here; the browser test will be skipped" >&2
+    fi
+fi
