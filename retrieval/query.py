@@ -1,0 +1,74 @@
+"""What a question asks about: its language, the cities and years it names, whether it
+compares cities, and the BM25 tokens for it (English helped by a small glossary)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .normalize import is_traditional, to_simplified
+from .places import CITY_NAMES, cities_in
+from .tokenize import DATA, Tokenizer
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_ACROSS_CITIES = re.compile(
+    r"哪个城市|哪些城市|哪座城市|哪几个城市|哪个市|哪些市|各城市|各市|几个城市|哪些地方|哪个地方|对比|比较|分别"
+    r"|which cit|what cit|which (?:bureau|report)s?\b|compare|comparison|across (?:the )?cities|each city|all cities",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    text: str  # as asked
+    simplified: str
+    language: str  # zh, zh-hant or en
+    cities: tuple[str, ...]
+    years: tuple[int, ...]
+    across_cities: bool
+    tokens: tuple[str, ...]  # for BM25, glossary terms included
+
+
+class QueryAnalyzer:
+    def __init__(self, tokenizer: Tokenizer, glossary_path: Path = DATA / "glossary_en_zh.tsv"):
+        self.tokenizer = tokenizer
+        self.glossary_path = glossary_path
+
+    @cached_property
+    def _glossary(self) -> list[tuple[re.Pattern, str]]:
+        entries = []
+        for line in Path(self.glossary_path).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#") and "\t" in line:
+                phrase, terms = line.split("\t", 1)
+                pattern = re.compile(r"(?<![a-z])" + re.escape(phrase.strip()) + r"(?![a-z])")
+                entries.append((pattern, terms.strip()))
+        for city, aliases in CITY_NAMES.items():
+            for alias in aliases:
+                entries.append((re.compile(r"(?<![a-z])" + re.escape(alias) + r"(?![a-z])"), city))
+        # Longest phrases first, so "hazardous waste" wins over "waste".
+        return sorted(entries, key=lambda e: -len(e[0].pattern))
+
+    def glossary_terms(self, text: str) -> list[str]:
+        lowered, terms = text.lower(), []
+        for pattern, zh in self._glossary:
+            if pattern.search(lowered):
+                terms.append(zh)
+                lowered = pattern.sub(" ", lowered)
+        return terms
+
+    def analyze(self, text: str) -> QueryAnalysis:
+        simplified = to_simplified(text)
+        if _CJK.search(text):
+            language = "zh-hant" if is_traditional(text) else "zh"
+        else:
+            language = "en"
+        tokens = self.tokenizer.tokens(text, query=True)
+        for terms in self.glossary_terms(simplified):
+            tokens.extend(self.tokenizer.tokens(terms, query=True))
+        cities = tuple(cities_in(simplified))
+        years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
+        across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
+        return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens))

@@ -1,0 +1,199 @@
+"""The hybrid searcher: BM25 and dense rankings over one snapshot, fused, boosted by the
+cities and years a question names, diversified across reports for questions that
+compare cities, each result explaining where its score came from."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .corpus import CorpusIndex
+from .encoders import Encoder
+from .fusion import FUSION_METHODS, fuse
+from .models import Explanation, Hit, Result
+from .normalize import normalize
+from .query import QueryAnalysis, QueryAnalyzer
+
+MODES = ("hybrid", "bm25", "dense")
+
+
+@dataclass(frozen=True)
+class Filters:
+    cities: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.cities or self.years or self.doc_ids)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    candidates: int = 100  # taken from each retriever before fusion
+    # (bm25, dense) weights by query language: English reaches BM25 only through the glossary.
+    weights: dict = field(default_factory=lambda: {"zh": (1.0, 1.0), "zh-hant": (1.0, 1.0), "en": (0.5, 1.0)})
+    city_boost: float = 1.0  # score multiplied by 1 + boost for the cities a question names
+    year_boost: float = 0.2
+    diversify: bool = True
+
+    def __post_init__(self):
+        if self.fusion not in FUSION_METHODS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSION_METHODS)}, got {self.fusion!r}")
+        if self.rrf_k < 1 or self.candidates < 1:
+            raise ValueError("rrf_k and candidates must be positive")
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    mode: str
+    analysis: QueryAnalysis
+    results: tuple[Result, ...]
+    took_ms: float
+
+
+class Searcher:
+    def __init__(self, corpus: CorpusIndex, encoder: Encoder, analyzer: QueryAnalyzer,
+                 config: SearchConfig = SearchConfig()):
+        self.corpus = corpus
+        self.encoder = encoder
+        self.analyzer = analyzer
+        self.config = config
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters(),
+               query_vector: np.ndarray | None = None) -> SearchOutcome:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        started = time.perf_counter()
+        analysis = self.analyzer.analyze(query)
+        allowed = self._allowed_rows(filters)
+        bm25_hits = self._bm25(analysis, allowed) if mode in ("hybrid", "bm25") else []
+        dense_hits = []
+        if mode in ("hybrid", "dense"):
+            if query_vector is None:
+                query_vector = self.encoder.encode_queries([analysis.simplified])[0]
+            dense_hits = self._dense(query_vector, allowed)
+        ranked = self._combine(mode, analysis, bm25_hits, dense_hits)
+        ranked = self._boost(ranked, analysis)
+        if self.config.diversify and analysis.across_cities:
+            ranked = self._diversify(ranked)
+        explain = self._explanations(bm25_hits, dense_hits)
+        results = tuple(
+            Result(rank, score, self.corpus.chunks[self.corpus.row_of[cid]],
+                   highlights(self.corpus.chunks[self.corpus.row_of[cid]].text, analysis.tokens),
+                   Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts)))
+            for rank, (cid, score, boosts) in enumerate(ranked[:k], start=1)
+        )
+        took = (time.perf_counter() - started) * 1000
+        return SearchOutcome(query, mode, analysis, results, took)
+
+    def _allowed_rows(self, filters: Filters) -> np.ndarray | None:
+        if not filters:
+            return None
+        mask = np.ones(len(self.corpus), dtype=bool)
+        if filters.cities:
+            mask &= np.isin(self.corpus.city, list(filters.cities))
+        if filters.doc_ids:
+            mask &= np.isin(self.corpus.doc, list(filters.doc_ids))
+        if filters.years:
+            wanted = set(filters.years)
+            mask &= np.array([c.year in wanted or bool(wanted & set(c.years)) for c in self.corpus.chunks])
+        return np.flatnonzero(mask)
+
+    def _bm25(self, analysis: QueryAnalysis, allowed: np.ndarray | None) -> list[Hit]:
+        scores = self.corpus.bm25.scores(list(analysis.tokens))
+        if allowed is not None:
+            keep = np.full(len(scores), -np.inf, dtype=np.float32)
+            keep[allowed] = scores[allowed]
+            scores = keep
+        return self._top(scores, lambda s: s > 0)
+
+    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> list[Hit]:
+        n = self.config.candidates
+        if allowed is None:
+            rows, scores = self.corpus.dense.search(vector, n)
+            return [Hit(self.corpus.chunks[r].chunk_id, float(s), i)
+                    for i, (r, s) in enumerate(zip(rows, scores), start=1)]
+        scores = np.full(len(self.corpus), -np.inf, dtype=np.float32)
+        scores[allowed] = self.corpus.dense.scores_for(vector, allowed)
+        return self._top(scores, np.isfinite)
+
+    def _top(self, scores: np.ndarray, keep) -> list[Hit]:
+        n = min(self.config.candidates, len(scores))
+        if n == 0:
+            return []
+        rows = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        ids = [self.corpus.chunks[r].chunk_id for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: (-scores[rows[i]], ids[i]))
+        hits, rank = [], 0
+        for i in order:
+            if keep(scores[rows[i]]):
+                rank += 1
+                hits.append(Hit(ids[i], float(scores[rows[i]]), rank))
+        return hits
+
+    def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits) -> list[tuple[str, float]]:
+        if mode == "bm25":
+            return [(h.chunk_id, h.score) for h in bm25_hits]
+        if mode == "dense":
+            return [(h.chunk_id, h.score) for h in dense_hits]
+        w_bm25, w_dense = self.config.weights.get(analysis.language, (1.0, 1.0))
+        return fuse(self.config.fusion, [(w_bm25, bm25_hits), (w_dense, dense_hits)], self.config.rrf_k)
+
+    def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
+        out = []
+        for cid, score in ranked:
+            chunk = self.corpus.chunks[self.corpus.row_of[cid]]
+            boosts, factor = [], 1.0
+            if analysis.cities and chunk.city in analysis.cities:
+                factor *= 1 + self.config.city_boost
+                boosts.append(f"city:{chunk.city}")
+            if analysis.years and (chunk.year in analysis.years or set(analysis.years) & set(chunk.years)):
+                factor *= 1 + self.config.year_boost
+                boosts.append(f"year:{chunk.year}")
+            out.append((cid, score * factor if score > 0 else score, boosts))
+        return sorted(out, key=lambda item: (-item[1], item[0]))
+
+    def _diversify(self, ranked):
+        """Each report's best result first, in score order, then the rest as ranked."""
+        seen, first, rest = set(), [], []
+        for item in ranked:
+            doc = self.corpus.chunks[self.corpus.row_of[item[0]]].doc_id
+            (rest if doc in seen else first).append(item)
+            seen.add(doc)
+        return first + rest
+
+    @staticmethod
+    def _explanations(bm25_hits, dense_hits) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for h in bm25_hits:
+            out.setdefault(h.chunk_id, [None] * 4)[0:2] = [h.rank, h.score]
+        for h in dense_hits:
+            out.setdefault(h.chunk_id, [None] * 4)[2:4] = [h.rank, h.score]
+        return out
+
+
+def highlights(text: str, tokens: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """[start, end) spans of text where query tokens occur, found in the normal form
+    (so 溫州 in a question highlights 温州) and mapped back to exact offsets."""
+    norm = normalize(text)
+    spans = []
+    for token in set(tokens):
+        if len(token) < 2 and not token.isdigit():
+            continue
+        pos = norm.text.find(token)
+        while pos >= 0:
+            spans.append(norm.source_span(pos, pos + len(token)))
+            pos = norm.text.find(token, pos + len(token))
+    spans.sort()
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)

@@ -1,0 +1,94 @@
+"""Tokens for BM25: jieba over the normal form, with a dictionary of the reports'
+vocabulary, stop words dropped alike from chunks and queries."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .normalize import normalize
+
+DATA = Path(__file__).parent / "data"
+_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
+
+
+def _read_list(path: Path) -> frozenset[str]:
+    return frozenset(
+        line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    domain_words: Path = DATA / "domain_words.txt"
+    stopwords: Path = DATA / "stopwords.txt"
+    question_words: Path = DATA / "question_words.txt"
+    mode: str = "search"  # jieba's search mode also emits the words inside long compounds
+
+    def __post_init__(self):
+        if self.mode not in ("search", "accurate"):
+            raise ValueError(f"tokenizer mode must be 'search' or 'accurate', got {self.mode!r}")
+
+    def fingerprint(self) -> str:
+        """Changes whenever the tokens of a text could change: the index records it."""
+        h = hashlib.sha256(self.mode.encode())
+        for path in (self.domain_words, self.stopwords):
+            h.update(Path(path).read_bytes())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int  # offsets in the source text
+    end: int
+
+
+class Tokenizer:
+    def __init__(self, config: TokenizerConfig = TokenizerConfig()):
+        self.config = config
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _jieba(self):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tok = jieba.Tokenizer()
+        tok.initialize()
+        for line in Path(self.config.domain_words).read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts:
+                tok.add_word(parts[0].lower(), int(parts[1]) if len(parts) > 1 else None)
+        return tok
+
+    @cached_property
+    def stopwords(self) -> frozenset[str]:
+        return _read_list(Path(self.config.stopwords))
+
+    @cached_property
+    def question_words(self) -> frozenset[str]:
+        return _read_list(Path(self.config.question_words))
+
+    def tokens_with_offsets(self, text: str, query: bool = False) -> list[Token]:
+        norm = normalize(text)
+        drop = self.stopwords | self.question_words if query else self.stopwords
+        with self._lock:  # jieba's tokenizer keeps state while it cuts
+            pieces = list(self._jieba.tokenize(norm.text, mode=self.config.mode == "search" and "search" or "default"))
+        out = []
+        for word, start, end in pieces:
+            word = word.strip()
+            if not word or word in drop or not _WORDLIKE.fullmatch(word):
+                continue
+            s, e = norm.source_span(start, end)
+            out.append(Token(word, s, e))
+        return out
+
+    def tokens(self, text: str, query: bool = False) -> list[str]:
+        return [t.text for t in self.tokens_with_offsets(text, query)]
