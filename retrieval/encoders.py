@@ -38,7 +38,7 @@ class EncoderConfig:
     query_prefix: str = QUERY_PREFIX
     passage_prefix: str = PASSAGE_PREFIX
     batch_size: int = 32
-    threads: int = 1  # torch ran faster with 1 thread than with 2 on these 2-core machines
+    threads: int = 2  # measured here: 24 passages/s with 2 threads vs 12 with 1; queries 31 vs 35 ms
     max_seq_length: int = 512
 
 

@@ -58,14 +58,14 @@ class SearchOutcome:
 
 class Searcher:
     def __init__(self, corpus: CorpusIndex, encoder: Encoder, analyzer: QueryAnalyzer,
-                 config: SearchConfig = SearchConfig()):
+                 config: SearchConfig = SearchConfig(), embed_query=None):
         self.corpus = corpus
-        self.encoder = encoder
+        # A caching embedder can be given; by default each query is encoded afresh.
+        self.embed_query = embed_query or (lambda text: encoder.encode_queries([text])[0])
         self.analyzer = analyzer
         self.config = config
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters(),
-               query_vector: np.ndarray | None = None) -> SearchOutcome:
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         started = time.perf_counter()
@@ -74,9 +74,7 @@ class Searcher:
         bm25_hits = self._bm25(analysis, allowed) if mode in ("hybrid", "bm25") else []
         dense_hits = []
         if mode in ("hybrid", "dense"):
-            if query_vector is None:
-                query_vector = self.encoder.encode_queries([analysis.simplified])[0]
-            dense_hits = self._dense(query_vector, allowed)
+            dense_hits = self._dense(self.embed_query(analysis.simplified), allowed)
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:

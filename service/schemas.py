@@ -1,0 +1,169 @@
+"""The JSON shapes of the API (GUIDE §1), with examples for the OpenAPI docs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.answer import Answer, Evidence
+from retrieval.models import Document, Result
+from retrieval.searcher import SearchOutcome
+
+Mode = Literal["hybrid", "bm25", "dense"]
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    city: list[str] | None = Field(None, examples=[["温州"]], description="only these cities")
+    year: list[int] | None = Field(None, examples=[[2023]], description="only reports covering these years")
+    doc_id: list[str] | None = Field(None, description="only these reports")
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"query": "which city achieved 100% national-section water quality", "top_k": 5},
+        {"query": "赣州美丽建设项目完成了多少投资", "top_k": 10, "mode": "hybrid",
+         "filters": {"city": ["赣州"], "year": [2022]}},
+    ]})
+    query: str = Field(..., description="the question, in Chinese (simplified or traditional) or English")
+    top_k: int = Field(10, ge=1, le=100)
+    mode: Mode = "hybrid"
+    filters: FiltersIn | None = None
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": "溫州危廢跨區域處置補償機制"},
+        {"question": "which city achieved 100% national-section water quality"},
+    ]})
+    question: str
+    top_k: int = Field(10, ge=1, le=100)
+    filters: FiltersIn | None = None
+
+
+class Source(BaseModel):
+    path: str
+    start: int
+    end: int
+
+
+class Explanation(BaseModel):
+    bm25_rank: int | None
+    bm25_score: float | None
+    dense_rank: int | None
+    dense_score: float | None
+    boosts: list[str]
+
+
+class SearchResult(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    city: str | None
+    year: int | None
+    heading_path: list[str]
+    text: str
+    source: Source
+    highlights: list[tuple[int, int]]
+    explanation: Explanation
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    took_ms: float
+    language: str
+    results: list[SearchResult]
+
+
+class EvidenceOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    title: str
+    city: str | None
+    year: int | None
+    heading_path: list[str]
+    text: str
+    source: Source
+    value: tuple[int, int] | None = Field(None, description="the key value's [start, end) within text")
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    found: bool
+    evidence: list[EvidenceOut]
+    results: list[SearchResult]
+    took_ms: float
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    path: str
+    title: str
+    title_derived: bool
+    city: str | None
+    bureau: str | None
+    years: list[int]
+    summary_year: int | None
+    plan_year: int | None
+    published: str | None
+    encoding: str
+    chars: int
+
+
+class DocumentOut(DocumentSummary):
+    text: str
+    content: list[tuple[int, int]]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def result_out(r: Result) -> SearchResult:
+    c, e = r.chunk, r.explanation
+    return SearchResult(
+        rank=r.rank, score=round(r.score, 6), chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title,
+        city=c.city, year=c.year, heading_path=list(c.heading_path), text=c.text,
+        source=Source(path=c.path, start=c.start, end=c.end), highlights=list(r.highlights),
+        explanation=Explanation(bm25_rank=e.bm25_rank, bm25_score=e.bm25_score, dense_rank=e.dense_rank,
+                                dense_score=e.dense_score, boosts=list(e.boosts)),
+    )
+
+
+def search_out(o: SearchOutcome) -> SearchResponse:
+    return SearchResponse(query=o.query, mode=o.mode, took_ms=round(o.took_ms, 2),
+                          language=o.analysis.language, results=[result_out(r) for r in o.results])
+
+
+def evidence_out(e: Evidence) -> EvidenceOut:
+    c = e.chunk
+    return EvidenceOut(chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title, city=c.city, year=c.year,
+                       heading_path=list(c.heading_path), text=e.text,
+                       source=Source(path=c.path, start=e.span.start, end=e.span.end), value=e.value)
+
+
+def ask_out(a: Answer) -> AskResponse:
+    return AskResponse(question=a.question, answer=a.text, found=a.found,
+                       evidence=[evidence_out(e) for e in a.evidence],
+                       results=[result_out(r) for r in a.outcome.results], took_ms=round(a.outcome.took_ms, 2))
+
+
+def document_summary(d: Document) -> DocumentSummary:
+    return DocumentSummary(doc_id=d.doc_id, path=d.path, title=d.title, title_derived=d.title_derived,
+                           city=d.city, bureau=d.bureau, years=list(d.years), summary_year=d.summary_year,
+                           plan_year=d.plan_year, published=d.published, encoding=d.encoding, chars=len(d.text))
+
+
+def document_out(d: Document) -> DocumentOut:
+    return DocumentOut(**document_summary(d).model_dump(), text=d.text,
+                       content=[(s.start, s.end) for s in d.content])
