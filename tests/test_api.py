@@ -1,0 +1,148 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import ServiceConfig, create_app
+
+KEY = "test-key"
+
+
+@pytest.fixture
+def client(fake_engine):
+    with TestClient(create_app(fake_engine, ServiceConfig(api_key=KEY))) as c:
+        yield c
+
+
+@pytest.fixture
+def readonly_client(fake_engine):
+    with TestClient(create_app(fake_engine, ServiceConfig(api_key=None))) as c:
+        yield c
+
+
+def assert_cites_exactly(result, project):
+    raw = (project / result["source"]["path"]).read_text(encoding="utf-8")
+    assert raw[result["source"]["start"] : result["source"]["end"]] == result["text"]
+
+
+def test_health_once_the_index_is_loaded(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["documents"] == 5 and body["chunks"] > 100
+
+
+def test_search_answers_in_the_contract_shape(client, project):
+    body = client.post("/v1/search", json={"query": "赣州美丽建设项目完成了多少投资", "top_k": 3,
+                                           "filters": {"city": ["赣州"], "year": [2022]}}).json()
+    assert body["query"] == "赣州美丽建设项目完成了多少投资" and body["mode"] == "hybrid"
+    assert isinstance(body["took_ms"], float)
+    assert len(body["results"]) == 3
+    first = body["results"][0]
+    assert set(first) >= {"rank", "score", "chunk_id", "doc_id", "title", "city", "year", "heading_path",
+                          "text", "source", "highlights"}
+    assert first["rank"] == 1 and first["city"] == "赣州" and first["year"] == 2022
+    for result in body["results"]:
+        assert_cites_exactly(result, project)
+        for s, e in result["highlights"]:
+            assert 0 <= s < e <= len(result["text"])
+
+
+def test_get_search_does_the_same(client):
+    posted = client.post("/v1/search", json={"query": "厦门空气质量", "top_k": 4, "mode": "bm25"}).json()
+    got = client.get("/v1/search", params={"q": "厦门空气质量", "top_k": 4, "mode": "bm25"}).json()
+    assert [r["chunk_id"] for r in got["results"]] == [r["chunk_id"] for r in posted["results"]]
+
+
+def test_ask_backs_its_answer_with_evidence(client, project):
+    body = client.post("/v1/ask", json={"question": "温州全年办了多少行政处罚案件"}).json()
+    assert body["found"] is True
+    assert "797" in body["answer"]
+    assert body["evidence"] and body["results"]
+    for evidence in body["evidence"]:
+        assert_cites_exactly(evidence, project)
+
+
+@pytest.mark.parametrize("payload, status, code", [
+    ({"query": ""}, 400, "empty_query"),
+    ({"query": "   "}, 400, "empty_query"),
+    ({"query": "？？！！"}, 400, "nothing_to_search"),
+    ({"query": "水" * 2001}, 400, "query_too_long"),
+    ({"query": "水质", "top_k": 0}, 422, "invalid_request"),
+    ({"query": "水质", "top_k": 101}, 422, "invalid_request"),
+    ({"query": "水质", "mode": "sparse"}, 422, "invalid_request"),
+    ({"query": "水质", "filters": {"city": "温州"}}, 422, "invalid_request"),
+    ({"query": "水质", "filters": {"year": ["last year"]}}, 422, "invalid_request"),
+    ({"query": "水质", "filters": {"town": ["温州"]}}, 422, "invalid_request"),
+    ({"top_k": 5}, 422, "invalid_request"),
+])
+def test_caller_mistakes_get_a_4xx_that_says_what_to_fix(client, payload, status, code):
+    response = client.post("/v1/search", json=payload)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+def test_bad_json_is_named(client):
+    response = client.post("/v1/search", content=b'{"query": ', headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_unknown_document_and_route(client):
+    response = client.get("/v1/documents/nope")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_document"
+    assert client.get("/v2/nothing").json()["error"]["code"] == "not_found"
+
+
+def test_documents_can_be_listed_and_opened(client):
+    listed = client.get("/v1/documents").json()
+    assert [d["city"] for d in listed] == ["温州", "嘉兴", "赣州", "绍兴", "厦门"]
+    doc = client.get(f"/v1/documents/{listed[4]['doc_id']}").json()
+    assert doc["title"] == "厦门市生态环境局2024年生态环境保护工作总结"
+    assert len(doc["text"]) == doc["chars"]
+
+
+def test_writes_are_refused_without_a_configured_key(readonly_client):
+    response = readonly_client.post("/v1/documents", params={"name": "x"}, content="温州水质".encode())
+    assert response.status_code == 403 and response.json()["error"]["code"] == "writes_disabled"
+    assert readonly_client.delete("/v1/documents/000_151f93f2618fcf8d").status_code == 403
+    assert readonly_client.get("/v1/documents").status_code == 200
+
+
+def test_writes_need_the_right_key(client):
+    response = client.post("/v1/documents", params={"name": "x"}, content="温州水质".encode(),
+                           headers={"X-API-Key": "wrong"})
+    assert response.status_code == 401
+
+
+def test_a_report_added_over_the_api_is_searchable_when_the_call_returns(client, project):
+    report = "杭州市生态环境局2024年工作总结\n一、治水成效\n全市钱塘江断面水质优良比例100%。".encode("gbk")
+    response = client.post("/v1/documents", params={"name": "005_hangzhou"}, content=report,
+                           headers={"X-API-Key": KEY, "content-type": "text/plain"})
+    assert response.status_code == 201, response.text
+    assert response.json()["encoding"] == "gbk" and response.json()["city"] == "杭州"
+    hit = client.post("/v1/search", json={"query": "杭州钱塘江断面水质", "top_k": 1}).json()["results"][0]
+    assert hit["doc_id"] == "005_hangzhou"
+    assert_cites_exactly(hit, project)
+
+    assert client.delete("/v1/documents/005_hangzhou", headers={"X-API-Key": KEY}).status_code == 200
+    assert client.get("/v1/documents/005_hangzhou").status_code == 404
+
+
+@pytest.mark.parametrize("content, code", [(b"", "unreadable_report"), (b"\x00\x01binary", "unreadable_report")])
+def test_unreadable_uploads_are_refused(client, content, code):
+    response = client.post("/v1/documents", params={"name": "bad"}, content=content, headers={"X-API-Key": KEY})
+    assert response.status_code == 422 and response.json()["error"]["code"] == code
+
+
+def test_oversized_upload_is_refused(fake_engine):
+    small = ServiceConfig(api_key=KEY, max_upload_bytes=100)
+    with TestClient(create_app(fake_engine, small)) as c:
+        response = c.post("/v1/documents", params={"name": "big"}, content="水".encode() * 200, headers={"X-API-Key": KEY})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_the_page_and_the_docs_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<form" in page.text
+    assert client.get("/view/000_151f93f2618fcf8d").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/v1/search" in spec["paths"] and "/v1/ask" in spec["paths"]
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,64 @@
+"""The web page in a real Chromium, driven from the test suite, over the real model."""
+
+import shutil
+
+import pytest
+
+from service.app import ServiceConfig, create_app
+
+from .servers import running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+CHROMEDRIVER = shutil.which("chromedriver")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (CHROMEDRIVER and CHROMIUM):
+        pytest.skip("chromium and chromedriver are not installed (make test installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_window_size(390, 844)  # a phone's width
+    yield driver
+    driver.quit()
+
+
+def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    with running_server(create_app(real_engine, ServiceConfig())) as url:
+        browser.get(url + "/")
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#cities input")))
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("which city achieved 100% national-section water quality")
+        browser.find_element(By.ID, "go").click()
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#results .result")))
+
+        results = browser.find_elements(By.CSS_SELECTOR, "#results .result")
+        cities = [r.get_attribute("data-city") for r in results]
+        assert "温州" in cities[:3] and "赣州" in cities[:3]
+        wenzhou = results[cities.index("温州")]
+        assert "seeds/000_151f93f2618fcf8d.txt" in wenzhou.find_element(By.CSS_SELECTOR, ".cite").text
+        assert wenzhou.find_elements(By.TAG_NAME, "mark"), "matches are highlighted"
+        answer = browser.find_element(By.ID, "answer")
+        assert answer.is_displayed() and "温州" in answer.text and "赣州" in answer.text
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+        passage = wenzhou.find_element(By.CSS_SELECTOR, ".text").text
+        wenzhou.find_element(By.CSS_SELECTOR, ".cite a").click()
+        marked = wait.until(ready.presence_of_element_located((By.ID, "passage")))
+        assert marked.text.replace("\n", "") == passage.replace("\n", "")
+        assert "温州市生态环境局" in browser.find_element(By.ID, "title").text

@@ -1,0 +1,65 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def reportqa(project, *args, model="hashing-64"):
+    env = {**os.environ, "REPORTQA_MODEL": model, "REPORTQA_CACHE_DIR": str(project / ".cache")}
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_index_then_search_as_json(project):
+    built = reportqa(project, "index")
+    assert built.returncode == 0, built.stderr
+    assert "indexed 5 reports" in built.stderr and "0 embedded" in built.stderr  # reused the saved vectors
+    found = reportqa(project, "search", "赣州美丽建设项目完成了多少投资", "-k", "3", "--json")
+    assert found.returncode == 0, found.stderr
+    body = json.loads(found.stdout)
+    assert len(body["results"]) == 3 and body["results"][0]["city"] == "赣州"
+    r = body["results"][0]
+    raw = (project / r["source"]["path"]).read_text(encoding="utf-8")
+    assert raw[r["source"]["start"] : r["source"]["end"]] == r["text"]
+
+
+def test_search_for_people(project):
+    out = reportqa(project, "search", "厦门空气质量", "-k", "2", "--mode", "bm25", "--city", "厦门")
+    assert out.returncode == 0
+    assert "2 results" in out.stdout and "seeds/004_68a3d04b2fc60ef8.txt [" in out.stdout
+
+
+def test_ask_prints_the_answer_and_its_citation(project):
+    out = reportqa(project, "ask", "温州全年办了多少行政处罚案件")
+    assert out.returncode == 0, out.stderr
+    assert "797" in out.stdout and "seeds/000_151f93f2618fcf8d.txt" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("search", "  "), "the question is empty"),
+    (("search", "水质", "--index", "nowhere", "--seeds", "nothing"), "no such folder"),
+    (("chunks", "seeds/missing.txt"), "missing.txt"),
+])
+def test_mistakes_get_one_line_and_a_non_zero_exit(project, args, message):
+    out = reportqa(project, *args)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupt_index_is_reported_not_traced(project):
+    current = (project / "index" / "CURRENT").read_text().strip()
+    (project / "index" / current / "chunks.jsonl").write_text("garbage")
+    out = reportqa(project, "search", "水质")
+    assert out.returncode == 1 and "corrupt" in out.stderr and "reportqa index" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_chunks_shows_outline_and_chunks(project):
+    out = reportqa(project, "chunks", "seeds/004_68a3d04b2fc60ef8.txt")
+    assert out.returncode == 0
+    assert "厦门市生态环境局2024年生态环境保护工作总结" in out.stdout
+    assert "一、坚持改革创新,生态文明建设取得新突破" in out.stdout
+    assert "chunks:" in out.stdout

@@ -1,0 +1,88 @@
+import copy
+
+import pytest
+
+from retrieval.fusion import FUSION_METHODS, fuse, rrf, weighted_scores
+from retrieval.models import Hit
+from retrieval.query import QueryAnalyzer
+from retrieval.tokenize import Tokenizer
+
+
+def hits(*ids, scores=None):
+    scores = scores or [10.0 - i for i in range(len(ids))]
+    return [Hit(cid, s, rank) for rank, (cid, s) in enumerate(zip(ids, scores), start=1)]
+
+
+def test_rrf_uses_k_60_and_one_based_ranks():
+    fused = dict(rrf([(1.0, hits("a", "b")), (1.0, hits("b", "c"))]))
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["a"] == pytest.approx(1 / 61)
+
+
+def test_rrf_breaks_ties_by_id():
+    fused = rrf([(1.0, hits("z")), (1.0, hits("a"))])
+    assert [cid for cid, _ in fused] == ["a", "z"]
+
+
+def test_weighted_scores_normalise_each_ranking():
+    fused = dict(weighted_scores([(1.0, hits("a", "b", scores=[30.0, 10.0])), (0.5, hits("b", "a", scores=[0.9, 0.7]))]))
+    assert fused["a"] == pytest.approx(1.0 + 0.0)
+    assert fused["b"] == pytest.approx(0.0 + 0.5)
+
+
+@pytest.mark.parametrize("method", FUSION_METHODS)
+@pytest.mark.parametrize("rankings", [[], [(1.0, [])], [(1.0, []), (1.0, [])]])
+def test_fusion_of_nothing_is_nothing(method, rankings):
+    assert fuse(method, rankings) == []
+
+
+@pytest.mark.parametrize("method", FUSION_METHODS)
+def test_fusion_does_not_change_its_inputs(method):
+    rankings = [(1.0, hits("a", "b")), (1.0, hits("c"))]
+    before = copy.deepcopy(rankings)
+    fuse(method, rankings)
+    assert rankings == before
+
+
+def test_unknown_fusion_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="rrf, weighted"):
+        fuse("max", [])
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return QueryAnalyzer(Tokenizer())
+
+
+@pytest.mark.parametrize("question, cities, language", [
+    ("赣州美丽建设项目完成了多少投资", ("赣州",), "zh"),
+    ("溫州危廢跨區域處置補償機制", ("温州",), "zh-hant"),
+    ("What was Wenzhou's PM2.5 in 2023?", ("温州",), "en"),
+    ("Compare Xiamen and Amoy with Shaoxing", ("厦门", "绍兴"), "en"),
+    ("廈門空氣質量", ("厦门",), "zh-hant"),
+])
+def test_cities_are_recognised_in_any_script(analyzer, question, cities, language):
+    analysis = analyzer.analyze(question)
+    assert analysis.cities == cities
+    assert analysis.language == language
+
+
+def test_years_are_recognised(analyzer):
+    assert analyzer.analyze("温州2023年和2024年的目标").years == (2023, 2024)
+
+
+@pytest.mark.parametrize("question, across", [
+    ("哪个城市空气优良率最高", True),
+    ("which city achieved 100% national-section water quality", True),
+    ("比较各城市罚款金额", True),
+    ("温州和厦门的空气质量", True),
+    ("温州空气质量", False),
+])
+def test_questions_across_cities(analyzer, question, across):
+    assert analyzer.analyze(question).across_cities is across
+
+
+def test_english_questions_reach_bm25_through_the_glossary(analyzer):
+    tokens = analyzer.analyze("which city achieved 100% national-section water quality").tokens
+    assert {"国控断面", "水质"} <= set(tokens)
+    assert "危废" in analyzer.analyze("hazardous waste disposal").tokens

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from retrieval.bm25 import BM25Index, BM25Params
+from retrieval.normalize import normalize, normalize_text
+from retrieval.tokenize import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer()
+
+
+@pytest.mark.parametrize("raw, normal", [
+    ("ＰＭ２．５平均浓度", "pm2.5平均浓度"),
+    ("溫州危廢跨區域處置補償機制", "温州危废跨区域处置补偿机制"),
+    ("Ⅰ-Ⅲ类水质", "1-3类水质"),
+    ("II类水质", "2类水质"),
+    ("EOD项目", "eod项目"),
+    ("（一）治水", "(一)治水"),
+])
+def test_one_normal_form_for_chunks_and_queries(raw, normal):
+    assert normalize_text(raw) == normal
+
+
+def test_normal_form_maps_back_to_source_offsets():
+    text = "全市国控断面Ⅰ-Ⅲ类水质比例100%"
+    norm = normalize(text)
+    start = norm.text.index("水质")
+    s, e = norm.source_span(start, start + 2)
+    assert text[s:e] == "水质"
+
+
+def test_domain_words_stay_whole(tokenizer):
+    tokens = tokenizer.tokens("全市国控断面水质优良率提升,无废城市建设和减污降碳协同,PM2.5和VOCs治理,EOD项目")
+    for word in ("国控断面", "优良率", "无废城市", "减污降碳", "pm2.5", "vocs", "eod"):
+        assert word in tokens
+
+
+def test_question_words_are_dropped_from_queries_only(tokenizer):
+    assert "多少" not in tokenizer.tokens("赣州完成了多少投资", query=True)
+    assert {"赣州", "投资"} <= set(tokenizer.tokens("赣州完成了多少投资", query=True))
+    assert "which" not in tokenizer.tokens("which city", query=True)
+
+
+def test_stop_words_and_punctuation_are_dropped(tokenizer):
+    tokens = tokenizer.tokens("温州的水质,和空气。")
+    assert "的" not in tokens and "," not in tokens and "。" not in tokens
+
+
+def test_traditional_query_meets_simplified_report(tokenizer):
+    assert set(tokenizer.tokens("溫州危廢", query=True)) == set(tokenizer.tokens("温州危废"))
+
+
+def test_token_offsets_point_into_the_source(tokenizer):
+    text = "廈門空氣質量"
+    for token in tokenizer.tokens_with_offsets(text):
+        assert normalize_text(text[token.start : token.end]) == token.text
+
+
+def test_bm25_scores_agree_with_rank_bm25(tokenizer, seed_chunks):
+    corpus = [tokenizer.tokens(c.context()) for chunks in seed_chunks.values() for c in chunks]
+    ours, oracle = BM25Index(corpus), BM25Okapi(corpus)
+    for query in ["温州国控断面水质比例", "赣州美丽建设项目投资", "厦门空气质量全国排名", "危废 危废 填埋", "不存在的词"]:
+        tokens = tokenizer.tokens(query, query=True)
+        assert np.allclose(ours.scores(tokens), oracle.get_scores(tokens), rtol=1e-4, atol=1e-4)
+
+
+def test_bm25_parameters_are_checked():
+    with pytest.raises(ValueError, match="k1"):
+        BM25Params(b=2.0)
+
+
+def test_bm25_on_an_empty_query_or_corpus():
+    assert BM25Index([["a"]]).scores([]).tolist() == [0.0]
+    assert BM25Index([]).scores(["a"]).size == 0
