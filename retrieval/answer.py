@@ -20,9 +20,12 @@ NOT_FOUND = {"zh": "报告中未找到相关内容。", "en": "Not found in the 
 _ASKS_QUANTITY = re.compile(
     r"多少|几|比例|比率|占比|百分|排名|第几|浓度|金额|目标|how (?:many|much)|percent|rate|ratio|proportion|rank|share"
     r"|level|concentration|target|amount|%", re.I)
+_QUESTION_WORD = re.compile(r"多少|几|什么|哪|如何|怎么|how many|how much|what|which|where", re.I)
 _VALUE = re.compile(
+    r"(?<![A-Za-z\d.])(?:"
     r"全省第[一二三]|全国第[一二三]|全省前列|全国前列|第\s*\d+\s*(?:位|名)?"
     r"|\d+(?:\.\d+)?\s*(?:%|％|亿元|万元|亿|万吨|吨|个百分点|μg/m3|微克/立方米|㎡/km|万度|个|件|家|人|次|项|条|起|台|天|批次)?"
+    r")"
 )
 
 # Sentence similarity to the question, from the encoder: (question, sentences) -> cosines.
@@ -31,11 +34,12 @@ Similarity = Callable[[str, list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    # Below this cosine between the question and its best passage nothing relevant was found.
-    # None: the encoder's own calibrated value (see eval/calibrate.py), if it has one.
-    min_dense_score: float | None = None
+    # Per question language: below this cosine between the question and its best passage
+    # nothing relevant was found. None: the encoder's own calibrated values, if it has any.
+    min_dense_score: dict | None = None
     max_lines: int = 5
     sentence_candidates: int = 3  # passages whose sentences compete for a single answer
+    runner_up_margin: float = 0.05  # a close second from another passage is quoted too
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,33 @@ def best_dense_score(outcome: SearchOutcome, top: int = 5) -> float:
                 if r.explanation.dense_score is not None), default=-math.inf)
 
 
+def question_words_found(outcome: SearchOutcome, bm25, top: int = 3) -> bool | None:
+    """Whether any content word of a Chinese question occurs in its best passages; None
+    when that says nothing (English questions, or no content words besides city and year)."""
+    analysis = outcome.analysis
+    if analysis.language == "en":
+        return None
+    words = {t for t in analysis.tokens if len(t) > 1 and not t.isascii() and t not in analysis.cities}
+    if not words:
+        return None
+    text = normalize(" ".join(r.chunk.context() for r in outcome.results[:top])).text
+    return any(w in text for w in words)
+
+
+def not_found_reason(outcome: SearchOutcome, bm25, known_cities: set[str], thresholds: dict | None) -> str | None:
+    analysis = outcome.analysis
+    if not outcome.results:
+        return "no passage matched"
+    if analysis.cities and not set(analysis.cities) & known_cities:
+        return "the collection has no report for " + "、".join(analysis.cities)
+    if question_words_found(outcome, bm25) is False:
+        return "none of the question's words occur in the best passages"
+    threshold = (thresholds or {}).get(analysis.language)
+    if threshold is not None and best_dense_score(outcome) < threshold:
+        return f"the best passage's similarity is below {threshold}"
+    return None
+
+
 def _lexical(sentence: str, idf: dict[str, float]) -> float:
     """Share of the question's (idf-weighted) words that the sentence holds."""
     total = sum(idf.values())
@@ -69,17 +100,36 @@ def _lexical(sentence: str, idf: dict[str, float]) -> float:
     return sum(w for t, w in idf.items() if t in norm) / total
 
 
-def _key_value(sentence: str, tokens: set[str]) -> tuple[int, int] | None:
-    """The value nearest to where the question's words occur in the sentence."""
-    norm = normalize(sentence)
-    anchors = [norm.source_span(m.start(), m.end())[0]
-               for t in tokens if len(t) > 1 for m in re.finditer(re.escape(t), norm.text)]
+def focus_words(question: str, tokens: set[str]) -> set[str]:
+    """The words right next to the question word: in 完成了多少投资, 完成 and 投资."""
+    near = set()
+    for m in _QUESTION_WORD.finditer(question):
+        window = question[max(0, m.start() - 4) : m.end() + 4].lower()
+        near |= {t for t in tokens if t in window and len(t) > 1}
+    return near
+
+
+def _key_value(sentence: str, tokens: set[str], focus: set[str], question: str) -> tuple[int, int] | None:
+    """The value the question asks for: one it names itself (which city reached 100%),
+    else the value nearest to where its focus words occur in the sentence."""
     values = [m for m in _VALUE.finditer(sentence)
               if re.search(r"[\d一二三]", m.group(0)) and not re.fullmatch(r"(?:19|20)\d\d", m.group(0).strip())]
     if not values:
         return None
-    centre = sum(anchors) / len(anchors) if anchors else 0
-    best = min(values, key=lambda m: (abs((m.start() + m.end()) / 2 - centre), m.start()))
+    named = [m for m in values if re.search(r"\d", m.group(0)) and m.group(0).strip() in question]
+    if named:
+        return named[0].start(), named[0].end()
+    norm = normalize(sentence)
+    # Chinese states the thing, then its value: 行政处罚案件797件. Ends of the focus words
+    # are anchors, and a value is judged by its distance after the nearest one.
+    anchors = [norm.source_span(m.start(), m.end())[1]
+               for t in (focus or tokens) if len(t) > 1 for m in re.finditer(re.escape(t), norm.text)]
+
+    def distance(m) -> float:
+        after = [m.start() - a for a in anchors if a <= m.start()]
+        return min(after) if after else len(sentence) + min((a - m.end() for a in anchors), default=0)
+
+    best = min(values, key=lambda m: (distance(m), m.start()))
     return best.start(), best.end()
 
 
@@ -93,23 +143,25 @@ def _candidates(results: list[Result]) -> list[tuple[int, Chunk, Span, str]]:
     return out
 
 
-def _best_evidence(question: str, results: list[Result], idf: dict[str, float], wants_value: bool,
-                   similarity: Similarity | None) -> Evidence:
+def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float], wants_value: bool,
+                     similarity: Similarity | None) -> list[tuple[float, Evidence]]:
+    """Candidate sentences of the passages, best first, scored by similarity to the question,
+    the question's words they hold, and the rank of their passage."""
     candidates = _candidates(results)
     if not candidates:
         r = results[0]
-        return Evidence(r.chunk, Span(r.chunk.start, r.chunk.end), r.chunk.text, None)
-    texts = [c[3] for c in candidates]
-    semantic = similarity(question, texts) if similarity else np.zeros(len(texts))
+        return [(0.0, Evidence(r.chunk, Span(r.chunk.start, r.chunk.end), r.chunk.text, None))]
+    semantic = similarity(question, [c[3] for c in candidates]) if similarity else np.zeros(len(candidates))
+    focus = focus_words(question, set(idf))
     scored = []
     for (i, chunk, span, text), sim in zip(candidates, semantic):
         score = float(sim) + 0.5 * _lexical(text, idf) - 0.02 * i
         if wants_value and _VALUE.search(text) and re.search(r"\d|第[一二三]|前列", text):
             score += 0.05
-        scored.append((score, -i, -span.start, chunk, span, text))
-    score, _, _, chunk, span, text = max(scored, key=lambda s: s[:3])
-    value = _key_value(text, set(idf)) if wants_value else None
-    return Evidence(chunk, Span(chunk.start + span.start, chunk.start + span.end), text, value)
+        value = _key_value(text, set(idf), focus, question) if wants_value else None
+        scored.append((score, -i, -span.start, Evidence(chunk, Span(chunk.start + span.start, chunk.start + span.end), text, value)))
+    scored.sort(key=lambda s: s[:3], reverse=True)
+    return [(score, e) for score, _, _, e in scored]
 
 
 def _marked(e: Evidence) -> str:
@@ -120,21 +172,18 @@ def _marked(e: Evidence) -> str:
 
 
 def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerConfig = AnswerConfig(),
-           threshold: float | None = None, similarity: Similarity | None = None) -> Answer:
+           thresholds: dict | None = None, similarity: Similarity | None = None) -> Answer:
     analysis = outcome.analysis
-    language = "en" if analysis.language == "en" else "zh"
-    not_found = Answer(outcome.query, NOT_FOUND[language], False, (), outcome)
+    if not_found_reason(outcome, bm25, known_cities, thresholds):
+        return Answer(outcome.query, NOT_FOUND["en" if analysis.language == "en" else "zh"], False, (), outcome)
     results = list(outcome.results)
-    if not results:
-        return not_found
-    if analysis.cities and not set(analysis.cities) & known_cities:
-        return not_found  # asked about a city the collection has no report for
-    if threshold is not None and best_dense_score(outcome) < threshold:
-        return not_found
+    threshold = (thresholds or {}).get(analysis.language)
 
     vocab = bm25.vocabulary
     idf = {t: float(bm25.idf[vocab[t]]) for t in set(analysis.tokens)
            if t in vocab and (len(t) > 1 or t.isdigit()) and t not in analysis.cities}
+    for t in focus_words(analysis.simplified, set(idf)):
+        idf[t] *= 2  # what the question asks about weighs more than its setting
     wants_value = bool(_ASKS_QUANTITY.search(analysis.simplified))
     question = analysis.simplified
 
@@ -144,12 +193,17 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
             if r.chunk.city and (threshold is None or (r.explanation.dense_score or -1) >= threshold):
                 per_city.setdefault(r.chunk.city, []).append(r)
     if len(per_city) < 2:
-        evidence = _best_evidence(question, results[: config.sentence_candidates], idf, wants_value, similarity)
-        return Answer(outcome.query, f"{_marked(evidence)} [1]", True, (evidence,), outcome)
+        ranked = _ranked_evidence(question, results[: config.sentence_candidates], idf, wants_value, similarity)
+        (best_score, best), chosen = ranked[0], [ranked[0][1]]
+        runner_up = next((e for score, e in ranked[1:] if e.chunk.chunk_id != best.chunk.chunk_id), None)
+        if runner_up and next(s for s, e in ranked if e is runner_up) >= best_score - config.runner_up_margin:
+            chosen.append(runner_up)
+        lines = [f"{_marked(e)} [{i}]" for i, e in enumerate(chosen, start=1)]
+        return Answer(outcome.query, "\n".join(lines), True, tuple(chosen), outcome)
 
     evidence, lines = [], []
     for i, (city, hits) in enumerate(list(per_city.items())[: config.max_lines], start=1):
-        e = _best_evidence(question, hits[:1], idf, wants_value, similarity)
+        e = _ranked_evidence(question, hits[:1], idf, wants_value, similarity)[0][1]
         evidence.append(e)
         lines.append(f"{city}：{_marked(e)} [{i}]")
     return Answer(outcome.query, "\n".join(lines), True, tuple(evidence), outcome)

