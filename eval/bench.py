@@ -3,7 +3,6 @@ BEIR-like layout (corpus.jsonl, queries.jsonl, qrels.tsv), every method side by 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import sys
@@ -22,6 +21,7 @@ from retrieval.tokenize import Tokenizer
 
 from .metrics import Judged, mean_metrics
 from .report import print_table
+from .run import other_fusion
 
 REQUIRED = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 
@@ -107,25 +107,20 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
     timings["index_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    analyzer = QueryAnalyzer(tokenizer)
     texts = [q["text"] for q in queries]
     query_vectors = {}
     for start in tqdm(range(0, len(texts), 64), desc="embedding queries", unit="batch", file=sys.stderr):
         batch = texts[start : start + 64]
-        analyzer = QueryAnalyzer(tokenizer)
-        simplified = [analyzer.analyze(x).simplified for x in batch]
-        for text, vector in zip(simplified, encoder.encode_queries(simplified)):
+        dense_texts = [analyzer.analyze(x).dense_text for x in batch]
+        for text, vector in zip(dense_texts, encoder.encode_queries(dense_texts)):
             query_vectors[text] = vector
     timings["embed_queries_s"] = time.perf_counter() - t
 
-    analyzer = QueryAnalyzer(tokenizer)
     base = config.search
-    variants = {
-        "bm25": (base, "bm25"),
-        "dense": (base, "dense"),
-        "hybrid": (base, "hybrid"),
-        "hybrid-rrf" if base.fusion != "rrf" else "hybrid-weighted":
-            (dataclasses.replace(base, fusion="weighted" if base.fusion == "rrf" else "rrf"), "hybrid"),
-    }
+    variant, variant_config = other_fusion(base)
+    variants = {"bm25": (base, "bm25"), "dense": (base, "dense"), "hybrid": (base, "hybrid"),
+                variant: (variant_config, "hybrid")}
     results = {}
     for name, (search_config, mode) in variants.items():
         searcher = Searcher(index, encoder, analyzer, search_config, embed_query=query_vectors.__getitem__)

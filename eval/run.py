@@ -17,6 +17,12 @@ from .questions import Question, load_questions
 from .report import bar_chart, markdown_table, print_table
 
 
+def other_fusion(base: SearchConfig) -> tuple[str, SearchConfig]:
+    """The fusion method not configured, as a variant to compare against."""
+    other = "rrf" if base.fusion == "weighted" else "weighted"
+    return f"hybrid-{other}", dataclasses.replace(base, fusion=other)
+
+
 def methods(engine: Engine) -> dict[str, tuple[Searcher, str]]:
     """The methods compared: the single retrievers, the configured hybrid, and variants worth a look."""
     base = engine.config.search
@@ -25,11 +31,12 @@ def methods(engine: Engine) -> dict[str, tuple[Searcher, str]]:
     def searcher(config: SearchConfig) -> Searcher:
         return Searcher(corpus, engine.encoder, engine.analyzer, config, embed)
 
+    variant, variant_config = other_fusion(base)
     return {
         "bm25": (searcher(base), "bm25"),
         "dense": (searcher(base), "dense"),
         "hybrid": (searcher(base), "hybrid"),
-        "hybrid-weighted": (searcher(dataclasses.replace(base, fusion="weighted")), "hybrid"),
+        variant: (searcher(variant_config), "hybrid"),
         "hybrid-no-boost": (searcher(dataclasses.replace(base, city_boost=0.0, year_boost=0.0, diversify=False)), "hybrid"),
     }
 

@@ -152,7 +152,7 @@ def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float]
         r = results[0]
         return [(0.0, Evidence(r.chunk, Span(r.chunk.start, r.chunk.end), r.chunk.text, None))]
     semantic = similarity(question, [c[3] for c in candidates]) if similarity else np.zeros(len(candidates))
-    focus = focus_words(question, set(idf))
+    focus = focus_words(question, set(idf))  # glossary terms of an English question count too
     scored = []
     for (i, chunk, span, text), sim in zip(candidates, semantic):
         score = float(sim) + 0.5 * _lexical(text, idf) - 0.02 * i
@@ -185,7 +185,7 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
     for t in focus_words(analysis.simplified, set(idf)):
         idf[t] *= 2  # what the question asks about weighs more than its setting
     wants_value = bool(_ASKS_QUANTITY.search(analysis.simplified))
-    question = analysis.simplified
+    question = analysis.dense_text
 
     per_city: dict[str, list[Result]] = {}
     if analysis.across_cities:

@@ -128,6 +128,13 @@ class Engine:
         with self._cache_lock:
             self._cache.clear()
 
+    def warm_up(self) -> None:
+        """The first pass through the model is several times slower than the rest: take it
+        before serving, not on a user's first question."""
+        self.encoder.encode_queries(["warm up 预热"])
+        self.encoder.encode_passages(["warm up 预热"])
+        self.tokenizer.tokens("预热")
+
     def add_document(self, name: str, data: bytes) -> Document:
         """Add or replace one report (UTF-8 or GBK text). It is stored in seeds_dir as UTF-8,
         so its citations open as every other report's do."""

@@ -30,6 +30,7 @@ class QueryAnalysis:
     years: tuple[int, ...]
     across_cities: bool
     tokens: tuple[str, ...]  # for BM25, glossary terms included
+    dense_text: str  # for the encoder: an English question carries its glossary terms along
 
 
 class QueryAnalyzer:
@@ -66,9 +67,11 @@ class QueryAnalyzer:
         else:
             language = "en"
         tokens = self.tokenizer.tokens(text, query=True)
-        for terms in self.glossary_terms(simplified):
+        glossary = self.glossary_terms(simplified)
+        for terms in glossary:
             tokens.extend(self.tokenizer.tokens(terms, query=True))
+        dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"
         cities = tuple(cities_in(simplified))
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
-        return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens))
+        return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text)

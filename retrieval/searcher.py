@@ -74,7 +74,7 @@ class Searcher:
         bm25_hits = self._bm25(analysis, allowed) if mode in ("hybrid", "bm25") else []
         dense_hits = []
         if mode in ("hybrid", "dense"):
-            dense_hits = self._dense(self.embed_query(analysis.simplified), allowed)
+            dense_hits = self._dense(self.embed_query(analysis.dense_text), allowed)
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:

