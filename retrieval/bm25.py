@@ -36,26 +36,38 @@ def okapi_term_weight(tf: np.ndarray, doc_len: np.ndarray, avg_len: float, k1: f
 
 class BM25Index:
     def __init__(self, corpus_tokens: list[list[str]], params: BM25Params = BM25Params()):
-        self.params = params
-        self.vocabulary: dict[str, int] = {}
+        vocabulary: dict[str, int] = {}
         rows, cols, tfs = [], [], []
-        doc_len = np.zeros(len(corpus_tokens), dtype=np.float64)
         for row, tokens in enumerate(corpus_tokens):
-            doc_len[row] = len(tokens)
             for term, tf in Counter(tokens).items():
                 rows.append(row)
-                cols.append(self.vocabulary.setdefault(term, len(self.vocabulary)))
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
                 tfs.append(tf)
-        n_docs, n_terms = len(corpus_tokens), len(self.vocabulary)
+        counts = sparse.csr_matrix((np.asarray(tfs, dtype=np.float64), (rows, cols)),
+                                   shape=(len(corpus_tokens), len(vocabulary)))
+        self._build(counts, vocabulary, params)
+
+    @classmethod
+    def from_term_counts(cls, counts: sparse.spmatrix, vocabulary: dict[str, int],
+                         params: BM25Params = BM25Params()) -> "BM25Index":
+        """From a documents x terms matrix of term frequencies (for corpora made in bulk)."""
+        index = cls.__new__(cls)
+        index._build(counts, vocabulary, params)
+        return index
+
+    def _build(self, counts: sparse.spmatrix, vocabulary: dict[str, int], params: BM25Params) -> None:
+        self.params, self.vocabulary = params, vocabulary
+        counts = sparse.coo_matrix(counts)
+        n_docs, n_terms = counts.shape
         self.n_docs = n_docs
-        tf = np.asarray(tfs, dtype=np.float64)
-        rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-        doc_freq = np.bincount(cols_a, minlength=n_terms).astype(np.float64)
+        rows, cols, tf = counts.row.astype(np.int64), counts.col.astype(np.int64), counts.data.astype(np.float64)
+        doc_len = np.bincount(rows, weights=tf, minlength=n_docs)
+        doc_freq = np.bincount(cols, minlength=n_terms).astype(np.float64)
         self.idf = okapi_idf(doc_freq, n_docs, params.epsilon)
         avg_len = doc_len.mean() if n_docs and doc_len.mean() > 0 else 1.0
-        weight = self.idf[cols_a] * okapi_term_weight(tf, doc_len[rows_a], avg_len, params.k1, params.b)
+        weight = self.idf[cols] * okapi_term_weight(tf, doc_len[rows], avg_len, params.k1, params.b)
         # Columns are terms: a query reads only the columns of its own terms.
-        self.matrix = sparse.csc_matrix((weight, (rows_a, cols_a)), shape=(n_docs, n_terms), dtype=np.float32)
+        self.matrix = sparse.csc_matrix((weight, (rows, cols)), shape=(n_docs, n_terms), dtype=np.float32)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """A score per document; a repeated query term counts again, as in rank-bm25."""

@@ -37,6 +37,7 @@ def build_faiss_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()):
         lists = config.ivf_lists or max(1, min(int(4 * np.sqrt(n)), n // 39))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = 64  # k-means on a sample: minutes less at a million vectors
         index.train(vectors)
         index.nprobe = config.ivf_probe
     else:

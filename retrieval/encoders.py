@@ -37,15 +37,31 @@ class Encoder(ABC):
         return self.encode(texts, "passage")
 
 
+RUNTIMES = ("onnx", "torch")
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     model: str = DEFAULT_MODEL  # or any sentence-transformers model name or folder
+    # onnx: ONNX Runtime on an export of the model (3x faster per question here);
+    # torch: sentence-transformers itself. Models given by hub name always run with torch.
+    runtime: str = "onnx"
     cache_dir: Path = Path.home() / ".cache" / "reportqa"
     query_prefix: str = QUERY_PREFIX
     passage_prefix: str = PASSAGE_PREFIX
     batch_size: int = 32
     threads: int = 2  # measured here: 24 passages/s with 2 threads vs 12 with 1; queries 31 vs 35 ms
     max_seq_length: int = 512
+
+    def __post_init__(self):
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+
+    def local_folder(self) -> Path | None:
+        """The model's folder on disk, converting the default model on first use."""
+        if self.model == DEFAULT_MODEL:
+            return ensure_default_model(self.cache_dir)
+        return Path(self.model) if Path(self.model).is_dir() else None
 
 
 class SentenceTransformerEncoder(Encoder):
@@ -55,7 +71,7 @@ class SentenceTransformerEncoder(Encoder):
 
         torch.set_num_threads(config.threads)
         self.config = config
-        location = ensure_default_model(config.cache_dir) if config.model == DEFAULT_MODEL else config.model
+        location = config.local_folder() or config.model
         try:
             self.model = SentenceTransformer(str(location), device="cpu")
         except OSError as exc:
@@ -66,8 +82,7 @@ class SentenceTransformerEncoder(Encoder):
         self.model.max_seq_length = min(config.max_seq_length, self.model.max_seq_length or config.max_seq_length)
         self.model_id = config.model
         self.dimension = int(self.model.get_embedding_dimension())
-        if config.model == DEFAULT_MODEL:
-            self.answer_thresholds = DEFAULT_MODEL_ANSWER_THRESHOLDS
+        self.answer_thresholds = answer_thresholds_for(config.model)
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], kind: str, show_progress: bool = False) -> np.ndarray:
@@ -100,7 +115,19 @@ class HashingEncoder(Encoder):
         return out
 
 
+def answer_thresholds_for(model: str) -> dict | None:
+    return DEFAULT_MODEL_ANSWER_THRESHOLDS if model == DEFAULT_MODEL else None
+
+
 def encoder_for(config: EncoderConfig) -> Encoder:
     if config.model.startswith("hashing-"):
         return HashingEncoder(int(config.model.split("-", 1)[1]))
+    folder = config.local_folder()
+    if config.runtime == "onnx" and folder is not None:
+        from .onnx_encoder import OnnxEncoder
+
+        encoder = OnnxEncoder(folder, config.model, config.query_prefix, config.passage_prefix,
+                              config.threads, config.max_seq_length, config.batch_size)
+        encoder.answer_thresholds = answer_thresholds_for(config.model)
+        return encoder
     return SentenceTransformerEncoder(config)

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .answer import Answer, AnswerConfig, answer
+from .batching import QueryBatcher
 from .corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress, context_key
 from .encoders import Encoder, EncoderConfig, encoder_for
 from .models import Document
@@ -65,6 +66,7 @@ class Engine:
         self._cache: OrderedDict = OrderedDict()
         self._vectors: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._batcher = QueryBatcher(self.encoder.encode_queries)
 
     # ----- the collection -------------------------------------------------
 
@@ -192,7 +194,7 @@ class Engine:
             if text in self._vectors:
                 self._vectors.move_to_end(text)
                 return self._vectors[text]
-        vector = self.encoder.encode_queries([text])[0]
+        vector = self._batcher.encode(text)
         with self._cache_lock:
             self._vectors[text] = vector
             if len(self._vectors) > self.config.cache_size:

@@ -24,9 +24,10 @@ def engine_config(args):
     encoder = EncoderConfig(
         model=os.environ.get("REPORTQA_MODEL", EncoderConfig.model),
         cache_dir=Path(os.environ.get("REPORTQA_CACHE_DIR", EncoderConfig.cache_dir)),
+        runtime=os.environ.get("REPORTQA_RUNTIME", EncoderConfig.runtime),
     )
-    return EngineConfig(index_dir=Path(args.index), seeds_dir=seeds,
-                        project_root=seeds.resolve().parent, encoder=encoder)
+    return EngineConfig(index_dir=Path(args.index), seeds_dir=seeds, project_root=seeds.resolve().parent,
+                        encoder=encoder, cache_size=int(os.environ.get("REPORTQA_QUERY_CACHE", 256)))
 
 
 def _bar(description: str):

