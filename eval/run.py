@@ -26,11 +26,7 @@ def other_fusion(base: SearchConfig) -> tuple[str, SearchConfig]:
 def methods(engine: Engine) -> dict[str, tuple[Searcher, str]]:
     """The methods compared: the single retrievers, the configured hybrid, and variants worth a look."""
     base = engine.config.search
-    corpus, embed = engine.corpus, engine._query_vector
-
-    def searcher(config: SearchConfig) -> Searcher:
-        return Searcher(corpus, engine.encoder, engine.analyzer, config, embed)
-
+    searcher = engine.searcher
     variant, variant_config = other_fusion(base)
     return {
         "bm25": (searcher(base), "bm25"),

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INDEX_KINDS = ("flat", "hnsw", "ivf")
+# flat: exact. hnsw: graph, fast and accurate to ~100k here, slow to build beyond.
+# ivf: inverted lists. ivf_sq8: the same with 8-bit scalar-quantised vectors, 4x fewer bytes
+# to scan: at a million chunks, recall@10 0.97 in 4.5 ms here (docs/performance.md).
+INDEX_KINDS = ("flat", "hnsw", "ivf", "ivf_sq8")
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class DenseConfig:
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 64
     ivf_lists: int = 0  # 0: about 4 * sqrt(n)
-    ivf_probe: int = 16
+    ivf_probe: int = 64
 
     def __post_init__(self):
         if self.kind not in INDEX_KINDS:
@@ -33,10 +36,14 @@ def build_faiss_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()):
         index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = config.hnsw_ef_construction
         index.hnsw.efSearch = config.hnsw_ef_search
-    elif config.kind == "ivf" and n >= 64:
+    elif config.kind in ("ivf", "ivf_sq8") and n >= 64:
         lists = config.ivf_lists or max(1, min(int(4 * np.sqrt(n)), n // 39))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        if config.kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = 64  # k-means on a sample: minutes less at a million vectors
         index.train(vectors)
         index.nprobe = config.ivf_probe

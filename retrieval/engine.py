@@ -125,6 +125,10 @@ class Engine:
         corpus = self.builder.build(documents, previous, progress)
         return corpus, sum(1 for c in corpus.chunks if context_key(c) not in known)
 
+    def searcher(self, config: SearchConfig | None = None) -> Searcher:
+        """A searcher over the current snapshot, with other search settings to compare."""
+        return Searcher(self.corpus, self.encoder, self.analyzer, config or self.config.search, self._query_vector)
+
     def _install(self, corpus: CorpusIndex) -> None:
         self._searcher = Searcher(corpus, self.encoder, self.analyzer, self.config.search, self._query_vector)
         with self._cache_lock:

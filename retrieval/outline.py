@@ -101,6 +101,3 @@ def _section_year(path: tuple[str, ...], doc: Document) -> int | None:
                 return int(year)
     return doc.year
 
-
-def outline(doc: Document) -> list[Heading]:
-    return find_headings(doc)

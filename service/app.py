@@ -158,8 +158,10 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
               openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def add_document(request: Request, name: str = Query(..., description="file name, e.g. 005_hangzhou_2024.txt")):
         require_key(request)
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > config.max_upload_bytes:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit():
+            raise ApiError(400, "bad_content_length", "the Content-Length header must be a number of bytes")
+        if int(declared) > config.max_upload_bytes:
             raise ApiError(413, "too_large", f"the report is over the {config.max_upload_bytes} byte limit")
         data = b""
         async for part in request.stream():

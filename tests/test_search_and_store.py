@@ -183,11 +183,11 @@ def test_approximate_indexes_can_be_chosen(project):
     from retrieval.dense import DenseConfig
 
     shutil.rmtree(project / "index")
-    for kind in ("hnsw", "ivf"):
+    for kind in ("hnsw", "ivf", "ivf_sq8"):
         config = replace(engine_config(project), index=IndexSettings(dense=DenseConfig(kind=kind)))
         engine = Engine(config, encoder=HashingEncoder(64))
         engine.build()
         assert engine.search("厦门空气质量", k=3, mode="dense").results
         shutil.rmtree(project / "index")
-    with pytest.raises(ValueError, match="flat, hnsw, ivf"):
+    with pytest.raises(ValueError, match="flat, hnsw, ivf, ivf_sq8"):
         DenseConfig(kind="lsh")
