@@ -191,3 +191,38 @@ def test_approximate_indexes_can_be_chosen(project):
         shutil.rmtree(project / "index")
     with pytest.raises(ValueError, match="flat, hnsw, ivf, ivf_sq8"):
         DenseConfig(kind="lsh")
+
+
+def test_a_passage_that_never_names_its_city_still_matches_it(fake_engine):
+    # This Wenzhou passage says 全市 (the whole city), never 温州: its indexed context does.
+    chunk = next(c for c in fake_engine.corpus.chunks if "启动新一轮老旧柴油货车淘汰" in c.text)
+    assert "温州" not in chunk.text
+    results = fake_engine.search("温州柴油货车淘汰", k=3, mode="bm25").results
+    assert chunk.chunk_id in [r.chunk.chunk_id for r in results]
+
+
+def test_searches_during_a_write_see_the_old_or_the_new_collection_whole(fake_engine):
+    import threading
+
+    seen, errors, stop = set(), [], threading.Event()
+
+    def search_until_stopped():
+        while not stop.is_set():
+            try:
+                outcome = fake_engine.search("杭州空气优良率", k=3, mode="bm25")
+                seen.add(len(fake_engine.corpus.documents))
+                for r in outcome.results:
+                    assert r.chunk.doc_id in fake_engine.corpus.documents or r.chunk.doc_id == "005_hangzhou"
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(exc)
+
+    readers = [threading.Thread(target=search_until_stopped) for _ in range(3)]
+    for t in readers:
+        t.start()
+    fake_engine.add_document("005_hangzhou", "杭州市生态环境局2024年工作总结\n全市空气优良率91%。".encode())
+    fake_engine.delete_document("005_hangzhou")
+    stop.set()
+    for t in readers:
+        t.join(10)
+    assert not errors
+    assert seen <= {5, 6}
