@@ -19,7 +19,7 @@ from .corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress, context_
 from .encoders import Encoder, EncoderConfig, encoder_for
 from .models import Document
 from .query import QueryAnalyzer
-from .reading import ReadProblem, ReportError, build_document, content_spans, decode_report, doc_id_for, read_reports, report_files
+from .reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
 from .searcher import Filters, SearchConfig, Searcher, SearchOutcome
 from .store import Expectation, IndexStore
 from .tokenize import Tokenizer, TokenizerConfig
@@ -150,22 +150,15 @@ class Engine:
             name += ".txt"
         if len(data) > MAX_REPORT_BYTES:
             raise ReportError(f"{name}: {len(data)} bytes is over the {MAX_REPORT_BYTES} byte limit")
-        try:
-            text, encoding = decode_report(data)
-        except ReportError as exc:
-            raise ReportError(f"{name}: {exc}") from None
-        content = content_spans(text)
-        if not content:
-            raise ReportError(f"{name}: has no report text, only page furniture or blank lines")
         target = Path(self.config.seeds_dir) / name
-        doc = build_document(doc_id_for(target), self.cite(target), text, encoding, content)
+        doc = document_from_bytes(data, doc_id_for(target), self.cite(target), name)
         with self._write_lock:
             current = self.corpus
             others = [d for d in current.documents.values() if d.doc_id != doc.doc_id]
             corpus, _ = self._build(others + [doc], current, None)
             # The file first: if saving the index fails, the next `reportqa index` still finds it.
             tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(text, encoding="utf-8", newline="")
+            tmp.write_text(doc.text, encoding="utf-8", newline="")
             tmp.replace(target)
             self.store.save(corpus, self.expectation())
             self._install(corpus)

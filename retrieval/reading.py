@@ -143,14 +143,19 @@ def read_report(path: Path, cite_as: str | None = None) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise ReportError(f"{path}: cannot be read ({exc.strerror})") from exc
+    return document_from_bytes(data, doc_id_for(path), cite_as or str(path), name=str(path))
+
+
+def document_from_bytes(data: bytes, doc_id: str, cite_as: str, name: str) -> Document:
+    """A report from its bytes; ReportError names it and says what is wrong."""
     try:
         text, encoding = decode_report(data)
     except ReportError as exc:
-        raise ReportError(f"{path}: {exc}") from None
+        raise ReportError(f"{name}: {exc}") from None
     content = content_spans(text)
     if not content:
-        raise ReportError(f"{path}: has no report text, only page furniture or blank lines")
-    return build_document(doc_id_for(path), cite_as or str(path), text, encoding, content)
+        raise ReportError(f"{name}: has no report text, only page furniture or blank lines")
+    return build_document(doc_id, cite_as, text, encoding, content)
 
 
 def build_document(doc_id: str, cite_as: str, text: str, encoding: str,

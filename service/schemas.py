@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.answer import Answer, Evidence
-from retrieval.models import Document, Result
+from retrieval.models import Chunk, Document, Result
 from retrieval.searcher import SearchOutcome
 
 Mode = Literal["hybrid", "bm25", "dense"]
@@ -56,9 +56,9 @@ class Explanation(BaseModel):
     boosts: list[str]
 
 
-class SearchResult(BaseModel):
-    rank: int
-    score: float
+class Cited(BaseModel):
+    """A passage of a report and where exactly it stands: text == file[start:end]."""
+
     chunk_id: str
     doc_id: str
     title: str
@@ -67,6 +67,11 @@ class SearchResult(BaseModel):
     heading_path: list[str]
     text: str
     source: Source
+
+
+class SearchResult(Cited):
+    rank: int
+    score: float
     highlights: list[tuple[int, int]]
     explanation: Explanation
 
@@ -79,15 +84,7 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class EvidenceOut(BaseModel):
-    chunk_id: str
-    doc_id: str
-    title: str
-    city: str | None
-    year: int | None
-    heading_path: list[str]
-    text: str
-    source: Source
+class EvidenceOut(Cited):
     value: tuple[int, int] | None = Field(None, description="the key value's [start, end) within text")
 
 
@@ -129,12 +126,15 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def _cited(c: Chunk, text: str, start: int, end: int) -> dict:
+    return dict(chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title, city=c.city, year=c.year,
+                heading_path=list(c.heading_path), text=text, source=Source(path=c.path, start=start, end=end))
+
+
 def result_out(r: Result) -> SearchResult:
     c, e = r.chunk, r.explanation
     return SearchResult(
-        rank=r.rank, score=round(r.score, 6), chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title,
-        city=c.city, year=c.year, heading_path=list(c.heading_path), text=c.text,
-        source=Source(path=c.path, start=c.start, end=c.end), highlights=list(r.highlights),
+        **_cited(c, c.text, c.start, c.end), rank=r.rank, score=round(r.score, 6), highlights=list(r.highlights),
         explanation=Explanation(bm25_rank=e.bm25_rank, bm25_score=e.bm25_score, dense_rank=e.dense_rank,
                                 dense_score=e.dense_score, boosts=list(e.boosts)),
     )
@@ -146,10 +146,7 @@ def search_out(o: SearchOutcome) -> SearchResponse:
 
 
 def evidence_out(e: Evidence) -> EvidenceOut:
-    c = e.chunk
-    return EvidenceOut(chunk_id=c.chunk_id, doc_id=c.doc_id, title=c.title, city=c.city, year=c.year,
-                       heading_path=list(c.heading_path), text=e.text,
-                       source=Source(path=c.path, start=e.span.start, end=e.span.end), value=e.value)
+    return EvidenceOut(**_cited(e.chunk, e.text, e.span.start, e.span.end), value=e.value)
 
 
 def ask_out(a: Answer) -> AskResponse:
