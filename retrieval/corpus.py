@@ -59,8 +59,9 @@ class IndexBuilder:
         self.settings = settings
 
     def build(self, documents: list[Document], previous: CorpusIndex | None = None,
-              progress: Progress | None = None) -> CorpusIndex:
-        """A snapshot of exactly these documents; what `previous` already holds is reused."""
+              progress: Progress | None = None) -> tuple[CorpusIndex, int]:
+        """A snapshot of exactly these documents, and how many chunks it had to embed;
+        what `previous` already holds is reused."""
         reuse: dict[str, tuple[list[str], np.ndarray]] = {}
         if previous is not None:
             for row, chunk in enumerate(previous.chunks):
@@ -78,7 +79,7 @@ class IndexBuilder:
             else:
                 tokens.append(reuse[key][0])
                 vectors[i] = reuse[key][1]
-        return CorpusIndex({d.doc_id: d for d in documents}, chunks, tokens, vectors, self.settings)
+        return CorpusIndex({d.doc_id: d for d in documents}, chunks, tokens, vectors, self.settings), len(fresh)
 
     def _index_fresh(self, chunks: list[Chunk], progress: Progress | None):
         contexts = [c.context() for c in chunks]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .answer import Answer, AnswerConfig, answer
 from .batching import QueryBatcher
-from .corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress, context_key
+from .corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress
 from .encoders import Encoder, EncoderConfig, encoder_for
 from .models import Document
 from .query import QueryAnalyzer
@@ -100,7 +100,7 @@ class Engine:
         with self._write_lock:
             documents, problems = read_reports(report_files(self.config.seeds_dir), self.cite)
             previous = self._searcher.corpus if self._searcher else self._previous_or_none()
-            corpus, embedded = self._build(documents, previous, progress)
+            corpus, embedded = self.builder.build(documents, previous, progress)
             self.store.save(corpus, self.expectation())
             self._install(corpus)
         return IndexReport(len(corpus.documents), len(corpus), embedded, tuple(problems))
@@ -119,11 +119,6 @@ class Engine:
             return self.store.load(self.expectation(), self.config.index)
         except Exception:  # a stale or corrupt index is rebuilt from scratch, not reused
             return None
-
-    def _build(self, documents: list[Document], previous, progress) -> tuple[CorpusIndex, int]:
-        known = {context_key(c) for c in previous.chunks} if previous else set()
-        corpus = self.builder.build(documents, previous, progress)
-        return corpus, sum(1 for c in corpus.chunks if context_key(c) not in known)
 
     def searcher(self, config: SearchConfig | None = None) -> Searcher:
         """A searcher over the current snapshot, with other search settings to compare."""
@@ -155,7 +150,7 @@ class Engine:
         with self._write_lock:
             current = self.corpus
             others = [d for d in current.documents.values() if d.doc_id != doc.doc_id]
-            corpus, _ = self._build(others + [doc], current, None)
+            corpus, _ = self.builder.build(others + [doc], current)
             # The file first: if saving the index fails, the next `reportqa index` still finds it.
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_text(doc.text, encoding="utf-8", newline="")
@@ -171,7 +166,7 @@ class Engine:
                 raise UnknownDocument(doc_id)
             doc = current.documents[doc_id]
             others = [d for d in current.documents.values() if d.doc_id != doc_id]
-            corpus, _ = self._build(others, current, None)
+            corpus, _ = self.builder.build(others, current)
             self.store.save(corpus, self.expectation())
             self._install(corpus)
             path = Path(self.config.project_root) / doc.path
@@ -208,7 +203,9 @@ class Engine:
         return self._search(self._current_searcher(), query, k, mode, filters)
 
     def _search(self, searcher: Searcher, query: str, k: int, mode: str, filters: Filters) -> SearchOutcome:
-        key = (id(searcher), query, k, mode, filters)
+        # The searcher itself, not its id: a cached entry keeps its snapshot alive, so a
+        # new snapshot can never be mistaken for an old one that happened to share an id.
+        key = (searcher, query, k, mode, filters)
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

@@ -36,19 +36,16 @@ def _bar(description: str):
     return lambda total: tqdm(total=total, desc=description, unit="chunk", file=sys.stderr)
 
 
-def open_engine(args, build_if_missing: bool = True):
+def open_engine(args):
     """The engine with its index loaded; built from the seeds (with a progress bar) if there is none."""
     from retrieval.engine import Engine, progress_printer
 
     engine = Engine(engine_config(args))
-    if engine.has_saved_index():
-        engine.load()
-    elif build_if_missing:
+    if not engine.has_saved_index():
         print(f"no index in {args.index}: building it from {args.seeds}", file=sys.stderr)
-        report = engine.build(progress_printer(_bar("embedding")))
+    report = engine.load_or_build(progress_printer(_bar("embedding")))
+    if report:
         _print_index_report(report)
-    else:
-        raise CliError(f"there is no index in {args.index}; build it with `reportqa index`")
     return engine
 
 
