@@ -231,7 +231,6 @@ def time_queries(fn, queries, repeat: int = 1) -> list[float]:
 
 
 def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: np.random.Generator) -> dict:
-    import faiss
     from rank_bm25 import BM25Okapi
 
     from retrieval.chunking import split_sentences

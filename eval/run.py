@@ -107,7 +107,7 @@ def run_eval(engine: Engine, questions_path: Path, name: str = "latest", out_dir
     for s in slices:
         rows = {m: v[s] for m, v in result["metrics"].items() if s in v}
         print_table(rows, title=s, metrics=("recall@1", "recall@5", "recall@10", "mrr@10"))
-    print(f"\nmissed in the top 10: " + ", ".join(f"{m} {len(v)}" for m, v in missed.items()))
+    print("\nmissed in the top 10: " + ", ".join(f"{m} {len(v)}" for m, v in missed.items()))
     print(f"wrote {out_dir / name}.json, .md and .png")
     return 0
 

@@ -152,7 +152,7 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         try:
             return schemas.document_out(current(request).document(doc_id))
         except UnknownDocument:
-            raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them")
+            raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them") from None
 
     @app.post("/v1/documents", response_model=schemas.DocumentSummary, status_code=201,
               openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
@@ -172,7 +172,7 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         try:
             doc = await run_in_threadpool(engine.add_document, name, data)
         except ReportError as exc:
-            raise ApiError(422, "unreadable_report", str(exc))
+            raise ApiError(422, "unreadable_report", str(exc)) from None
         return schemas.document_summary(doc)
 
     @app.delete("/v1/documents/{doc_id}", status_code=200)
@@ -181,7 +181,7 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         try:
             current(request).delete_document(doc_id)
         except UnknownDocument:
-            raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them")
+            raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them") from None
         return {"deleted": doc_id}
 
     @app.get("/", include_in_schema=False)

@@ -4,7 +4,6 @@ only this edge (and the service) reads the environment."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
