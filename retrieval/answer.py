@@ -18,9 +18,10 @@ from .searcher import SearchOutcome
 
 NOT_FOUND = {"zh": "报告中未找到相关内容。", "en": "Not found in the reports."}
 _ASKS_QUANTITY = re.compile(
-    r"多少|几|比例|比率|占比|百分|排名|第几|浓度|金额|目标|how (?:many|much)|percent|rate|ratio|proportion|rank|share"
+    r"多少|几|比例|比率|占比|百分|排名|第几|浓度|金额|目标|最高|最低|最多|最少|最好|最大"
+    r"|how (?:many|much)|percent|rate|ratio|proportion|rank|share|highest|lowest|most|best"
     r"|level|concentration|target|amount|%", re.I)
-_QUESTION_WORD = re.compile(r"多少|几|什么|哪|如何|怎么|how many|how much|what|which|where", re.I)
+_QUESTION_WORD = re.compile(r"多少|几|什么|哪|如何|怎么|最高|最低|最多|最少|how many|how much|what|which|where|highest|lowest", re.I)
 _VALUE = re.compile(
     r"(?<![A-Za-z\d.])(?:"
     r"全省第[一二三]|全国第[一二三]|全省前列|全国前列|第\s*\d+\s*(?:位|名)?"
@@ -201,9 +202,15 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
         lines = [f"{_marked(e)} [{i}]" for i, e in enumerate(chosen, start=1)]
         return Answer(outcome.query, "\n".join(lines), True, tuple(chosen), outcome)
 
-    evidence, lines = [], []
-    for i, (city, hits) in enumerate(list(per_city.items())[: config.max_lines], start=1):
-        e = _ranked_evidence(question, hits[:1], idf, wants_value, similarity)[0][1]
-        evidence.append(e)
-        lines.append(f"{city}：{_marked(e)} [{i}]")
-    return Answer(outcome.query, "\n".join(lines), True, tuple(evidence), outcome)
+    best = {city: _ranked_evidence(question, hits[:1], idf, wants_value, similarity)[0][1]
+            for city, hits in per_city.items()}
+    # "Which city achieved 100%…": only the cities whose evidence states the value asked about.
+    named = _named_values(analysis.simplified)
+    stating = {city: e for city, e in best.items() if any(v in e.text for v in named)}
+    chosen = list((stating or best).items())[: config.max_lines]
+    lines = [f"{city}：{_marked(e)} [{i}]" for i, (city, e) in enumerate(chosen, start=1)]
+    return Answer(outcome.query, "\n".join(lines), True, tuple(e for _, e in chosen), outcome)
+
+
+def _named_values(question: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(r"\d+(?:\.\d+)?\s*%", question)]

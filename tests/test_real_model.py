@@ -84,6 +84,7 @@ def test_answers_across_cities_give_one_line_per_city(real_engine):
     answer = real_engine.ask("which city achieved 100% national-section water quality")
     cities = [line.split("：")[0] for line in answer.text.splitlines()]
     assert {"温州", "赣州"} <= set(cities) and len(cities) == len(set(cities)) == len(answer.evidence)
+    assert all("100%" in e.text for e in answer.evidence), "only cities whose evidence states the value"
 
 
 @pytest.mark.parametrize("question", ["上海地铁票价是多少", "赣州脐橙年产量是多少", "厦门大学录取分数线"])
@@ -102,3 +103,9 @@ def test_hybrid_recall_does_not_fall_below_the_baseline(real_engine):
         assert measured >= floor - baseline["tolerance"], f"{method} recall@5 {measured:.3f} < baseline {floor:.3f}"
     assert metrics["hybrid"]["overall"]["recall@5"] > max(metrics["bm25"]["overall"]["recall@5"],
                                                          metrics["dense"]["overall"]["recall@5"])
+
+
+def test_a_superlative_across_cities_marks_each_citys_value(real_engine):
+    answer = real_engine.ask("哪个城市空气优良率最高")
+    lines = dict(line.split("：", 1) for line in answer.text.splitlines())
+    assert "【99.5%】" in lines["厦门"] and "【97.5%】" in lines["温州"]
