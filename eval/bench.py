@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.corpus import CorpusIndex
+from retrieval.corpus import CorpusIndex, embed_passages
 from retrieval.encoders import encoder_for
-from retrieval.engine import EngineConfig
+from retrieval.engine import EngineConfig, progress_printer
 from retrieval.models import Chunk
 from retrieval.query import QueryAnalyzer
 from retrieval.searcher import Searcher
@@ -68,11 +68,8 @@ def _vectors(encoder, chunks: list[Chunk], cache_dir: Path) -> np.ndarray:
     cached = cache_dir / f"bench-vectors-{key}.npy"
     if cached.exists():
         return np.load(cached)
-    order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
-    vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
-    for start in tqdm(range(0, len(order), 64), desc="embedding passages", unit="batch", file=sys.stderr):
-        rows = order[start : start + 64]
-        vectors[rows] = encoder.encode_passages([contexts[i] for i in rows])
+    bar = lambda total: tqdm(total=total, desc="embedding passages", unit="passage", file=sys.stderr)
+    vectors = embed_passages(encoder, contexts, progress=progress_printer(bar))
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(cached, vectors)
     return vectors

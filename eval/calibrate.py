@@ -26,7 +26,7 @@ def signals(engine: Engine, questions: list[str]) -> list[dict]:
     for q in questions:
         outcome = engine.search(q, 10, "hybrid")
         out.append({"question": q, "language": outcome.analysis.language, "dense": best_dense_score(outcome),
-                    "other_rule": not_found_reason(outcome, corpus.bm25, engine.known_cities(corpus), None)})
+                    "other_rule": not_found_reason(outcome, engine.known_cities(corpus), None)})
     return out
 
 

@@ -65,7 +65,7 @@ def best_dense_score(outcome: SearchOutcome, top: int = 5) -> float:
                 if r.explanation.dense_score is not None), default=-math.inf)
 
 
-def question_words_found(outcome: SearchOutcome, bm25, top: int = 3) -> bool | None:
+def question_words_found(outcome: SearchOutcome, top: int = 3) -> bool | None:
     """Whether any content word of a Chinese question occurs in its best passages; None
     when that says nothing (English questions, or no content words besides city and year)."""
     analysis = outcome.analysis
@@ -78,13 +78,13 @@ def question_words_found(outcome: SearchOutcome, bm25, top: int = 3) -> bool | N
     return any(w in text for w in words)
 
 
-def not_found_reason(outcome: SearchOutcome, bm25, known_cities: set[str], thresholds: dict | None) -> str | None:
+def not_found_reason(outcome: SearchOutcome, known_cities: set[str], thresholds: dict | None) -> str | None:
     analysis = outcome.analysis
     if not outcome.results:
         return "no passage matched"
     if analysis.cities and not set(analysis.cities) & known_cities:
         return "the collection has no report for " + "、".join(analysis.cities)
-    if question_words_found(outcome, bm25) is False:
+    if question_words_found(outcome) is False:
         return "none of the question's words occur in the best passages"
     threshold = (thresholds or {}).get(analysis.language)
     if threshold is not None and best_dense_score(outcome) < threshold:
@@ -144,8 +144,8 @@ def _candidates(results: list[Result]) -> list[tuple[int, Chunk, Span, str]]:
     return out
 
 
-def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float], wants_value: bool,
-                     similarity: Similarity | None) -> list[tuple[float, Evidence]]:
+def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float], focus: set[str],
+                     wants_value: bool, similarity: Similarity | None) -> list[tuple[float, Evidence]]:
     """Candidate sentences of the passages, best first, scored by similarity to the question,
     the question's words they hold, and the rank of their passage."""
     candidates = _candidates(results)
@@ -153,7 +153,6 @@ def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float]
         r = results[0]
         return [(0.0, Evidence(r.chunk, Span(r.chunk.start, r.chunk.end), r.chunk.text, None))]
     semantic = similarity(question, [c[3] for c in candidates]) if similarity else np.zeros(len(candidates))
-    focus = focus_words(question, set(idf))  # glossary terms of an English question count too
     scored = []
     for (i, chunk, span, text), sim in zip(candidates, semantic):
         score = float(sim) + 0.5 * _lexical(text, idf) - 0.02 * i
@@ -175,7 +174,7 @@ def _marked(e: Evidence) -> str:
 def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerConfig = AnswerConfig(),
            thresholds: dict | None = None, similarity: Similarity | None = None) -> Answer:
     analysis = outcome.analysis
-    if not_found_reason(outcome, bm25, known_cities, thresholds):
+    if not_found_reason(outcome, known_cities, thresholds):
         return Answer(outcome.query, NOT_FOUND["en" if analysis.language == "en" else "zh"], False, (), outcome)
     results = list(outcome.results)
     threshold = (thresholds or {}).get(analysis.language)
@@ -187,6 +186,7 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
         idf[t] *= 2  # what the question asks about weighs more than its setting
     wants_value = bool(_ASKS_QUANTITY.search(analysis.simplified))
     question = analysis.dense_text
+    focus = focus_words(question, set(idf))  # glossary terms of an English question count too
 
     per_city: dict[str, list[Result]] = {}
     if analysis.across_cities:
@@ -194,15 +194,15 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
             if r.chunk.city and (threshold is None or (r.explanation.dense_score or -1) >= threshold):
                 per_city.setdefault(r.chunk.city, []).append(r)
     if len(per_city) < 2:
-        ranked = _ranked_evidence(question, results[: config.sentence_candidates], idf, wants_value, similarity)
+        ranked = _ranked_evidence(question, results[: config.sentence_candidates], idf, focus, wants_value, similarity)
         (best_score, best), chosen = ranked[0], [ranked[0][1]]
-        runner_up = next((e for score, e in ranked[1:] if e.chunk.chunk_id != best.chunk.chunk_id), None)
-        if runner_up and next(s for s, e in ranked if e is runner_up) >= best_score - config.runner_up_margin:
-            chosen.append(runner_up)
+        runner_up = next(((s, e) for s, e in ranked[1:] if e.chunk.chunk_id != best.chunk.chunk_id), None)
+        if runner_up and runner_up[0] >= best_score - config.runner_up_margin:
+            chosen.append(runner_up[1])
         lines = [f"{_marked(e)} [{i}]" for i, e in enumerate(chosen, start=1)]
         return Answer(outcome.query, "\n".join(lines), True, tuple(chosen), outcome)
 
-    best = {city: _ranked_evidence(question, hits[:1], idf, wants_value, similarity)[0][1]
+    best = {city: _ranked_evidence(question, hits[:1], idf, focus, wants_value, similarity)[0][1]
             for city, hits in per_city.items()}
     # "Which city achieved 100%…": only the cities whose evidence states the value asked about.
     named = _named_values(analysis.simplified)

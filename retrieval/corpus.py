@@ -51,6 +51,9 @@ class CorpusIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.chunks[self.row_of[chunk_id]]
+
 
 class IndexBuilder:
     def __init__(self, tokenizer: Tokenizer, encoder: Encoder, settings: IndexSettings = IndexSettings()):
@@ -84,15 +87,18 @@ class IndexBuilder:
     def _index_fresh(self, chunks: list[Chunk], progress: Progress | None):
         contexts = [c.context() for c in chunks]
         tokens = [self.tokenizer.tokens(text) for text in contexts]
-        vectors = np.zeros((len(chunks), self.encoder.dimension), dtype=np.float32)
-        # Similar lengths in one batch waste less padding.
-        order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
-        batch = self.settings.embed_batch
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            vectors[rows] = self.encoder.encode_passages([contexts[i] for i in rows])
-            if progress:
-                progress(min(start + batch, len(order)), len(order))
-        if progress and not order:
-            progress(0, 0)
-        return tokens, vectors
+        return tokens, embed_passages(self.encoder, contexts, self.settings.embed_batch, progress)
+
+
+def embed_passages(encoder: Encoder, texts: list[str], batch: int = 64, progress: Progress | None = None) -> np.ndarray:
+    """Vectors for texts in batches of similar length (less padding), reporting progress."""
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        vectors[rows] = encoder.encode_passages([texts[i] for i in rows])
+        if progress:
+            progress(min(start + batch, len(order)), len(order))
+    if progress and not order:
+        progress(0, 0)
+    return vectors

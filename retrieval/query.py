@@ -21,6 +21,30 @@ _ACROSS_CITIES = re.compile(
 )
 
 
+MAX_QUESTION_CHARS = 2000
+_SEARCHABLE = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+class QuestionError(ValueError):
+    """A question that cannot be searched; `code` names the mistake for programs."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def checked_question(text: str | None, limit: int = MAX_QUESTION_CHARS, what: str = "question") -> str:
+    """The question, stripped, or QuestionError saying what to fix."""
+    text = (text or "").strip()
+    if not text:
+        raise QuestionError("empty_query", f"the {what} is empty: type a question, e.g. 温州国控断面水质")
+    if len(text) > limit:
+        raise QuestionError("query_too_long", f"the {what} has {len(text)} characters; the limit is {limit}")
+    if not _SEARCHABLE.search(text):
+        raise QuestionError("nothing_to_search", f"the {what} has no words or numbers to search for")
+    return text
+
+
 @dataclass(frozen=True)
 class QueryAnalysis:
     text: str  # as asked

@@ -80,14 +80,13 @@ class Searcher:
         if self.config.diversify and analysis.across_cities:
             ranked = self._diversify(ranked)
         explain = self._explanations(bm25_hits, dense_hits)
-        results = tuple(
-            Result(rank, score, self.corpus.chunks[self.corpus.row_of[cid]],
-                   highlights(self.corpus.chunks[self.corpus.row_of[cid]].text, analysis.tokens),
-                   Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts)))
-            for rank, (cid, score, boosts) in enumerate(ranked[:k], start=1)
-        )
+        results = []
+        for rank, (cid, score, boosts) in enumerate(ranked[:k], start=1):
+            chunk = self.corpus.chunk(cid)
+            results.append(Result(rank, score, chunk, highlights(chunk.text, analysis.tokens),
+                                  Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts))))
         took = (time.perf_counter() - started) * 1000
-        return SearchOutcome(query, mode, analysis, results, took)
+        return SearchOutcome(query, mode, analysis, tuple(results), took)
 
     def _allowed_rows(self, filters: Filters) -> np.ndarray | None:
         if not filters:
@@ -145,7 +144,7 @@ class Searcher:
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
         for cid, score in ranked:
-            chunk = self.corpus.chunks[self.corpus.row_of[cid]]
+            chunk = self.corpus.chunk(cid)
             boosts, factor = [], 1.0
             if analysis.cities and chunk.city in analysis.cities:
                 factor *= 1 + self.config.city_boost
@@ -160,7 +159,7 @@ class Searcher:
         """Each report's best result first, in score order, then the rest as ranked."""
         seen, first, rest = set(), [], []
         for item in ranked:
-            doc = self.corpus.chunks[self.corpus.row_of[item[0]]].doc_id
+            doc = self.corpus.chunk(item[0]).doc_id
             (rest if doc in seen else first).append(item)
             seen.add(doc)
         return first + rest

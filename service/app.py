@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.engine import MAX_REPORT_BYTES, Engine, UnknownDocument
+from retrieval.query import MAX_QUESTION_CHARS, QuestionError, checked_question
 from retrieval.reading import ReportError
 from retrieval.searcher import Filters
 
@@ -30,7 +30,7 @@ log = logging.getLogger("reportqa.service")
 @dataclass(frozen=True)
 class ServiceConfig:
     api_key: str | None = None  # writes are refused (403) when none is configured
-    max_query_chars: int = 2000
+    max_query_chars: int = MAX_QUESTION_CHARS
     max_upload_bytes: int = MAX_REPORT_BYTES
 
 
@@ -43,18 +43,11 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-_SEARCHABLE = re.compile(r"[\w\u4e00-\u9fff]")
-
-
 def _validated_query(text: str, limit: int, what: str = "query") -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ApiError(400, "empty_query", f"the {what} is empty: type a question, e.g. 温州国控断面水质")
-    if len(text) > limit:
-        raise ApiError(400, "query_too_long", f"the {what} has {len(text)} characters; the limit is {limit}")
-    if not _SEARCHABLE.search(text):
-        raise ApiError(400, "nothing_to_search", f"the {what} has no words or numbers to search for")
-    return text
+    try:
+        return checked_question(text, limit, what)
+    except QuestionError as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
 
 
 def _filters(f: schemas.FiltersIn | None) -> Filters:

@@ -11,10 +11,6 @@ from pathlib import Path
 EXIT_USAGE, EXIT_ERROR = 2, 1
 
 
-class CliError(Exception):
-    pass
-
-
 def engine_config(args):
     from retrieval.encoders import EncoderConfig
     from retrieval.engine import EngineConfig
@@ -84,19 +80,11 @@ def _filters(args):
     return Filters(tuple(args.city or ()), tuple(args.year or ()))
 
 
-def _check_query(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise CliError("the question is empty: type one, e.g. reportqa search \"温州国控断面水质\"")
-    if len(text) > 2000:
-        raise CliError(f"the question has {len(text)} characters; the limit is 2000")
-    return text
-
-
 def cmd_search(args) -> int:
+    from retrieval.query import checked_question
     from service import schemas
 
-    query = _check_query(args.query)
+    query = checked_question(args.query)
     engine = open_engine(args)
     outcome = engine.search(query, args.k, args.mode, _filters(args))
     if args.json:
@@ -124,9 +112,10 @@ def _terminal_marks(text: str, spans) -> str:
 
 
 def cmd_ask(args) -> int:
+    from retrieval.query import checked_question
     from service import schemas
 
-    question = _check_query(args.question)
+    question = checked_question(args.question)
     engine = open_engine(args)
     answer = engine.ask(question, _filters(args))
     if args.json:
@@ -247,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CliError, ReportError, IndexStoreError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (ReportError, IndexStoreError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"reportqa {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
