@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.corpus import CorpusIndex, embed_passages
-from retrieval.encoders import encoder_for
+from retrieval.backends.local.corpus import CorpusIndex, embed_passages
+from retrieval.embedding.encoders import encoder_for
 from retrieval.engine import EngineConfig, progress_printer
 from retrieval.models import Chunk
-from retrieval.query import QueryAnalyzer
-from retrieval.searcher import Searcher
-from retrieval.tokenize import Tokenizer
+from retrieval.search.query import QueryAnalyzer
+from retrieval.search.searcher import Searcher
+from retrieval.text.tokenize import Tokenizer
 
 from .metrics import Judged, mean_metrics
 from .report import print_table

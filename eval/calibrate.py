@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from retrieval.answer import best_dense_score, not_found_reason
+from retrieval.answers.extractive import best_dense_score, not_found_reason
 from retrieval.engine import Engine
 
 from .questions import load_questions

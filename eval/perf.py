@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.bm25 import BM25Index
-from retrieval.dense import DenseConfig, build_faiss_index
+from retrieval.backends.local.bm25 import BM25Index
+from retrieval.backends.local.dense import DenseConfig, build_faiss_index
 from retrieval.engine import Engine, EngineConfig
 
 from .questions import load_questions
@@ -233,7 +233,7 @@ def time_queries(fn, queries, repeat: int = 1) -> list[float]:
 def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: np.random.Generator) -> dict:
     from rank_bm25 import BM25Okapi
 
-    from retrieval.chunking import split_sentences
+    from retrieval.documents.chunking import split_sentences
     from retrieval.models import Span
 
     tokenizer = engine.tokenizer

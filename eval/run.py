@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from retrieval.engine import Engine
-from retrieval.searcher import SearchConfig, Searcher
+from retrieval.search.searcher import SearchConfig, Searcher
 
 from .metrics import METRICS, Judged, covers, mean_metrics
 from .questions import Question, load_questions

@@ -13,16 +13,16 @@ from typing import Callable
 
 import numpy as np
 
-from .answer import Answer, AnswerConfig, answer
-from .batching import QueryBatcher
-from .corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress
-from .encoders import Encoder, EncoderConfig, encoder_for
-from .models import Document
-from .query import QueryAnalyzer
-from .reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
-from .searcher import Filters, SearchConfig, Searcher, SearchOutcome
-from .store import Expectation, IndexStore
-from .tokenize import Tokenizer, TokenizerConfig
+from retrieval.answers.extractive import Answer, AnswerConfig, answer
+from retrieval.embedding.batching import QueryBatcher
+from retrieval.backends.local.corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress
+from retrieval.embedding.encoders import Encoder, EncoderConfig, encoder_for
+from retrieval.models import Document
+from retrieval.search.query import QueryAnalyzer
+from retrieval.documents.reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
+from retrieval.search.searcher import Filters, SearchConfig, Searcher, SearchOutcome
+from retrieval.backends.local.store import Expectation, IndexStore
+from retrieval.text.tokenize import Tokenizer, TokenizerConfig
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]{0,120}$")

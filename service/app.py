@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.engine import MAX_REPORT_BYTES, Engine, UnknownDocument
-from retrieval.query import MAX_QUESTION_CHARS, QuestionError, checked_question
-from retrieval.reading import ReportError
-from retrieval.searcher import Filters
+from retrieval.search.query import MAX_QUESTION_CHARS, QuestionError, checked_question
+from retrieval.documents.reading import ReportError
+from retrieval.search.searcher import Filters
 
 from . import schemas
 

@@ -12,7 +12,7 @@ EXIT_USAGE, EXIT_ERROR = 2, 1
 
 
 def engine_config(args):
-    from retrieval.encoders import EncoderConfig
+    from retrieval.embedding.encoders import EncoderConfig
     from retrieval.engine import EngineConfig
 
     seeds = Path(args.seeds)
@@ -75,13 +75,13 @@ def cmd_serve(args) -> int:
 
 
 def _filters(args):
-    from retrieval.searcher import Filters
+    from retrieval.search.searcher import Filters
 
     return Filters(tuple(args.city or ()), tuple(args.year or ()))
 
 
 def cmd_search(args) -> int:
-    from retrieval.query import checked_question
+    from retrieval.search.query import checked_question
     from service import schemas
 
     query = checked_question(args.query)
@@ -112,7 +112,7 @@ def _terminal_marks(text: str, spans) -> str:
 
 
 def cmd_ask(args) -> int:
-    from retrieval.query import checked_question
+    from retrieval.search.query import checked_question
     from service import schemas
 
     question = checked_question(args.question)
@@ -129,9 +129,9 @@ def cmd_ask(args) -> int:
 
 
 def cmd_chunks(args) -> int:
-    from retrieval.chunking import ChunkingConfig, chunk_document
-    from retrieval.outline import find_headings
-    from retrieval.reading import read_report
+    from retrieval.documents.chunking import ChunkingConfig, chunk_document
+    from retrieval.documents.outline import find_headings
+    from retrieval.documents.reading import read_report
 
     doc = read_report(Path(args.file))
     print(f"{doc.path}: {doc.title}{' (derived title)' if doc.title_derived else ''}")
@@ -230,8 +230,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from retrieval.reading import ReportError
-    from retrieval.store import IndexStoreError
+    from retrieval.documents.reading import ReportError
+    from retrieval.backends.local.store import IndexStoreError
 
     args = parser().parse_args(argv)
     try:

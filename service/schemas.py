@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.answer import Answer, Evidence
+from retrieval.answers.extractive import Answer, Evidence
 from retrieval.models import Chunk, Document, Result
-from retrieval.searcher import SearchOutcome
+from retrieval.search.searcher import SearchOutcome
 
 Mode = Literal["hybrid", "bm25", "dense"]
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import chunk_document
-from retrieval.encoders import EncoderConfig, HashingEncoder
+from retrieval.documents.chunking import chunk_document
+from retrieval.embedding.encoders import EncoderConfig, HashingEncoder
 from retrieval.engine import Engine, EngineConfig
-from retrieval.reading import read_report
+from retrieval.documents.reading import read_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from retrieval.batching import QueryBatcher
+from retrieval.embedding.batching import QueryBatcher
 
 
 def wait_until(condition, seconds=5.0):

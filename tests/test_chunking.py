@@ -1,9 +1,9 @@
 import pytest
 
-from retrieval.chunking import ChunkingConfig, chunk_document, split_sentences
+from retrieval.documents.chunking import ChunkingConfig, chunk_document, split_sentences
 from retrieval.models import Span
-from retrieval.outline import sections
-from retrieval.reading import read_report
+from retrieval.documents.outline import sections
+from retrieval.documents.reading import read_report
 
 from .conftest import SEED_FILES
 

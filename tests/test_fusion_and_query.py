@@ -2,10 +2,10 @@ import copy
 
 import pytest
 
-from retrieval.fusion import FUSION_METHODS, fuse, rrf, weighted_scores
+from retrieval.search.fusion import FUSION_METHODS, fuse, rrf, weighted_scores
 from retrieval.models import Hit
-from retrieval.query import QueryAnalyzer
-from retrieval.tokenize import Tokenizer
+from retrieval.search.query import QueryAnalyzer
+from retrieval.text.tokenize import Tokenizer
 
 
 def hits(*ids, scores=None):

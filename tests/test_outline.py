@@ -1,5 +1,5 @@
-from retrieval.outline import find_headings
-from retrieval.reading import read_report
+from retrieval.documents.outline import find_headings
+from retrieval.documents.reading import read_report
 
 
 def titles(doc, level):

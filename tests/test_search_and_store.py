@@ -4,10 +4,10 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval.encoders import HashingEncoder
+from retrieval.embedding.encoders import HashingEncoder
 from retrieval.engine import Engine, UnknownDocument
-from retrieval.searcher import Filters, SearchConfig
-from retrieval.store import IndexStoreError
+from retrieval.search.searcher import Filters, SearchConfig
+from retrieval.backends.local.store import IndexStoreError
 
 from .conftest import engine_config
 
@@ -112,7 +112,7 @@ def test_crash_while_saving_leaves_the_previous_index(fake_engine, project, monk
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("retrieval.store.np.save", crash)
+    monkeypatch.setattr("retrieval.backends.local.store.np.save", crash)
     with pytest.raises(OSError):
         fake_engine.build()
     monkeypatch.undo()
@@ -179,8 +179,8 @@ def test_missing_index_says_how_to_build_one(project):
 def test_approximate_indexes_can_be_chosen(project):
     from dataclasses import replace
 
-    from retrieval.corpus import IndexSettings
-    from retrieval.dense import DenseConfig
+    from retrieval.backends.local.corpus import IndexSettings
+    from retrieval.backends.local.dense import DenseConfig
 
     shutil.rmtree(project / "index")
     for kind in ("hnsw", "ivf", "ivf_sq8"):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import BM25Index, BM25Params
-from retrieval.normalize import normalize, normalize_text
-from retrieval.tokenize import Tokenizer
+from retrieval.backends.local.bm25 import BM25Index, BM25Params
+from retrieval.text.normalize import normalize, normalize_text
+from retrieval.text.tokenize import Tokenizer
 
 
 @pytest.fixture(scope="module")

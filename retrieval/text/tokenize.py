@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .normalize import normalize
+from retrieval.text.normalize import normalize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
 
 

@@ -11,10 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from .chunking import split_sentences
-from .models import Chunk, Result, Span
-from .normalize import normalize
-from .searcher import SearchOutcome
+from retrieval.documents.chunking import split_sentences
+from retrieval.models import Chunk, Result, Span
+from retrieval.text.normalize import normalize
+from retrieval.search.searcher import SearchOutcome
 
 NOT_FOUND = {"zh": "报告中未找到相关内容。", "en": "Not found in the reports."}
 _ASKS_QUANTITY = re.compile(

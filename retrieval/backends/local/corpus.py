@@ -11,12 +11,12 @@ from typing import Callable
 
 import numpy as np
 
-from .bm25 import BM25Index, BM25Params
-from .chunking import ChunkingConfig, chunk_document
-from .dense import DenseConfig, DenseIndex
-from .encoders import Encoder
-from .models import Chunk, Document
-from .tokenize import Tokenizer
+from retrieval.backends.local.bm25 import BM25Index, BM25Params
+from retrieval.documents.chunking import ChunkingConfig, chunk_document
+from retrieval.backends.local.dense import DenseConfig, DenseIndex
+from retrieval.embedding.encoders import Encoder
+from retrieval.models import Chunk, Document
+from retrieval.text.tokenize import Tokenizer
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import Document, Span
-from .places import most_named_city
+from retrieval.models import Document, Span
+from retrieval.text.places import most_named_city
 
 
 class ReportError(ValueError):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoders import Encoder
+from retrieval.embedding.encoders import Encoder
 
 ONNX_FILE = Path("onnx") / "model.onnx"
 

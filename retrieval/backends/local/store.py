@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import CorpusIndex, IndexSettings
-from .models import Chunk, Document, Span
+from retrieval.backends.local.corpus import CorpusIndex, IndexSettings
+from retrieval.models import Chunk, Document, Span
 
 FORMAT_VERSION = 1
 _FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy")

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .corpus import CorpusIndex
-from .encoders import Encoder
-from .fusion import FUSION_METHODS, fuse
-from .models import Explanation, Hit, Result
-from .normalize import normalize
-from .query import QueryAnalysis, QueryAnalyzer
+from retrieval.backends.local.corpus import CorpusIndex
+from retrieval.embedding.encoders import Encoder
+from retrieval.search.fusion import FUSION_METHODS, fuse
+from retrieval.models import Explanation, Hit, Result
+from retrieval.text.normalize import normalize
+from retrieval.search.query import QueryAnalysis, QueryAnalyzer
 
 MODES = ("hybrid", "bm25", "dense")
 

@@ -5,7 +5,7 @@ Both take rankings as lists of Hits (best first) with a weight each, return new
 
 from __future__ import annotations
 
-from .models import Hit
+from retrieval.models import Hit
 
 FUSION_METHODS = ("rrf", "weighted")
 

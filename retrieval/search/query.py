@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .normalize import is_traditional, to_simplified
-from .places import CITY_NAMES, cities_in
-from .tokenize import DATA, Tokenizer
+from retrieval.text.normalize import is_traditional, to_simplified
+from retrieval.text.places import CITY_NAMES, cities_in
+from retrieval.text.tokenize import DATA, Tokenizer
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")

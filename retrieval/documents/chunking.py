@@ -6,8 +6,8 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from .models import Chunk, Document, Section, Span
-from .outline import blocks, sections
+from retrieval.models import Chunk, Document, Section, Span
+from retrieval.documents.outline import blocks, sections
 
 _ENDERS = set("。！？；!?;")
 _CLOSERS = set("”’」』）)")
