@@ -3,21 +3,21 @@ BEIR-like layout (corpus.jsonl, queries.jsonl, qrels.tsv), every method side by 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.backends.local.corpus import CorpusIndex, embed_passages
-from retrieval.embedding.encoders import encoder_for
-from retrieval.engine import EngineConfig, progress_printer
-from retrieval.models import Chunk
-from retrieval.search.query import QueryAnalyzer
+from retrieval.engine import Engine, EngineConfig, progress_printer
+from retrieval.indexing import embed_passages
+from retrieval.models import Chunk, Document, Span
 from retrieval.search.searcher import Searcher
-from retrieval.text.tokenize import Tokenizer
 
 from .metrics import Judged, mean_metrics
 from .report import print_table
@@ -58,6 +58,17 @@ def _chunks(corpus: list[dict], titles: bool) -> list[Chunk]:
             for row in corpus]
 
 
+def _by_document(chunks: list[Chunk]) -> tuple[list[Document], list[list[Chunk]], list[int]]:
+    """The passages grouped into one document each, and the order that groups them."""
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        groups.setdefault(c.doc_id, []).append(i)
+    docs = [Document(doc_id, "corpus.jsonl", "", "utf-8", (Span(0, 0),), chunks[rows[0]].title, False, None,
+                     None, None, None, None, None) for doc_id, rows in groups.items()]
+    order = [i for rows in groups.values() for i in rows]
+    return docs, [[chunks[i] for i in rows] for rows in groups.values()], order
+
+
 def _vectors(encoder, chunks: list[Chunk], cache_dir: Path) -> np.ndarray:
     """Passage vectors, cached by model and exact indexed text: re-running a benchmark
     after a change to fusion or BM25 does not re-embed the corpus."""
@@ -87,24 +98,27 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
     chunks = _chunks(corpus, titles)
     timings["load_s"] = time.perf_counter() - started
 
-    tokenizer = Tokenizer(config.tokenizer)
     t = time.perf_counter()
-    tokens = [tokenizer.tokens(c.context()) for c in tqdm(chunks, desc="tokenizing", unit="passage", file=sys.stderr)]
-    timings["tokenize_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    encoder = encoder_for(config.encoder)
+    scratch = Path(tempfile.mkdtemp(prefix="reportqa-bench-"))
+    engine = Engine(dataclasses.replace(config, index_dir=scratch / "index", cache_size=0))
     timings["model_load_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    vectors = _vectors(encoder, chunks, Path(config.encoder.cache_dir))
+    vectors = _vectors(engine.encoder, chunks, Path(config.encoder.cache_dir))
     timings["embed_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    index = CorpusIndex({}, chunks, tokens, vectors, config.index)
+    documents, grouped, order = _by_document(chunks)
+    items = engine.indexer.index_chunks(documents, grouped, vectors=vectors[order])
+    timings["tokenize_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    backend = engine.start_empty()
+    for start in tqdm(range(0, len(items), 500), desc=f"storing in {engine.backend_name}", unit="batch", file=sys.stderr):
+        backend.upsert(items[start : start + 500])
     timings["index_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    analyzer = QueryAnalyzer(tokenizer)
+    analyzer = engine.analyzer
+    encoder = engine.encoder
     texts = [q["text"] for q in queries]
     query_vectors = {}
     for start in tqdm(range(0, len(texts), 64), desc="embedding queries", unit="batch", file=sys.stderr):
@@ -120,7 +134,7 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
                 variant: (variant_config, "hybrid")}
     results = {}
     for name, (search_config, mode) in variants.items():
-        searcher = Searcher(index, encoder, analyzer, search_config, embed_query=query_vectors.__getitem__)
+        searcher = Searcher(engine.view(), analyzer, search_config, embed_query=query_vectors.__getitem__)
         judged, t = [], time.perf_counter()
         for q in tqdm(queries, desc=f"searching {name}", unit="q", file=sys.stderr):
             hits = searcher.search(q["text"], 10, mode).results
@@ -130,10 +144,12 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
         timings[f"search_{name}_s"] = time.perf_counter() - t
         results[name] = mean_metrics(judged)
     timings["total_s"] = time.perf_counter() - started
+    engine.close()
+    shutil.rmtree(scratch, ignore_errors=True)
 
     payload = {
         "benchmark": Path(folder).name, "split": split, "queries": len(queries), "passages": len(chunks),
-        "titles_indexed": titles, "model": encoder.model_id, "fusion": base.fusion,
+        "titles_indexed": titles, "model": encoder.model_id, "fusion": base.fusion, "backend": engine.backend_name,
         "results": results, "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
     print_table(results, title=f"{payload['benchmark']} {split}: {len(queries)} queries, {len(chunks)} passages, "

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from retrieval.answers.extractive import best_dense_score, not_found_reason
-from retrieval.engine import Engine
+from retrieval.engine import Engine, EngineConfig
 
 from .questions import load_questions
 
@@ -22,11 +22,11 @@ MARGIN = 0.005  # below the weakest answerable question, so near-ties still get 
 
 def signals(engine: Engine, questions: list[str]) -> list[dict]:
     out = []
-    corpus = engine.corpus
+    cities = engine.known_cities(engine.view())
     for q in questions:
         outcome = engine.search(q, 10, "hybrid")
         out.append({"question": q, "language": outcome.analysis.language, "dense": best_dense_score(outcome),
-                    "other_rule": not_found_reason(outcome, engine.known_cities(corpus), None)})
+                    "other_rule": not_found_reason(outcome, cities, None)})
     return out
 
 
@@ -52,12 +52,9 @@ def calibrate(answerable: list[dict], unanswerable: list[dict]) -> dict:
 
 
 def main() -> int:
-    from service.cli import open_engine
-
-    class Paths:
-        seeds, index = "seeds", "index"
-
-    engine = open_engine(Paths)
+    root = Path(".").resolve()
+    engine = Engine(EngineConfig(index_dir=root / "index", seeds_dir=root / "seeds", project_root=root))
+    engine.load_or_build()
     questions = [q.question for q in load_questions(Path("eval/questions.jsonl"), Path("."))]
     negatives = [json.loads(line)["question"] for line in
                  Path("eval/unanswerable.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -30,6 +30,7 @@ import numpy as np
 
 from retrieval.backends.local.bm25 import BM25Index
 from retrieval.backends.local.dense import DenseConfig, build_faiss_index
+from retrieval.backends import BackendConfig
 from retrieval.engine import Engine, EngineConfig
 
 from .questions import load_questions
@@ -61,7 +62,7 @@ def _log(message: str) -> None:
 def measure_build(config: EngineConfig) -> tuple[Engine, dict]:
     """Build the seed index from scratch into a scratch folder, with caches off."""
     scratch = Path(tempfile.mkdtemp(prefix="reportqa-perf-"))
-    config = dataclasses.replace(config, index_dir=scratch / "index", cache_size=0)
+    config = dataclasses.replace(config, index_dir=scratch / "index", cache_size=0, backend=BackendConfig())
     started = time.perf_counter()
     engine = Engine(config)
     load_s = time.perf_counter() - started
@@ -76,6 +77,23 @@ def measure_build(config: EngineConfig) -> tuple[Engine, dict]:
         "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "index_load_s": round(reload_s, 3),
         "chunks": report.chunks, "embedding_passages_per_s": round(report.chunks / build_s, 1),
     }
+
+
+def seed_rows(engine: Engine) -> tuple[list, np.ndarray]:
+    """The seed collection's live chunks and their vectors, from the local backend's segments."""
+    state = engine.view()
+    chunks, vectors = [], []
+    for segment in state.segments:
+        dead = state.dead_rows(segment)
+        for row, chunk in enumerate(segment.chunks):
+            if dead is None or not dead[row]:
+                chunks.append(chunk)
+                vectors.append(segment.vectors[row])
+    return chunks, np.asarray(vectors, dtype=np.float32)
+
+
+def seed_contexts(engine: Engine) -> list[str]:
+    return [c.context() for c in seed_rows(engine)[0]]
 
 
 def measure_embedding(engine: Engine, texts: list[str]) -> dict:
@@ -237,12 +255,12 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
     from retrieval.models import Span
 
     tokenizer = engine.tokenizer
-    sentences = [c.text[s.start : s.end] for c in engine.corpus.chunks
+    seed_chunks, centres = seed_rows(engine)
+    sentences = [c.text[s.start : s.end] for c in seed_chunks
                  for s in split_sentences(c.text, Span(0, len(c.text)))]
     sentence_tokens = [t for t in (tokenizer.tokens(s) for s in sentences) if t]
     query_tokens = [tokenizer.tokens(q, query=True) for q in questions]
     n_queries = min(100, len(questions))
-    centres = engine.corpus.vectors
     out = {"sentences": len(sentence_tokens), "points": {}}
 
     def bm25_topk(index, tokens):
@@ -421,7 +439,7 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     result = {"machine": {"cpus": os.cpu_count()}, "questions": len(questions), "quick": quick}
     _log("building the seed index from scratch")
     engine, result["build"] = measure_build(config)
-    result["embedding_passages_per_s"] = measure_embedding(engine, [c.context() for c in engine.corpus.chunks[:128]])
+    result["embedding_passages_per_s"] = measure_embedding(engine, seed_contexts(engine)[:128])
     _log("in-process latency")
     result["in_process"] = measure_in_process(engine, questions)
     _log("HTTP latency and throughput")

@@ -1,6 +1,6 @@
-"""The library's front door: a collection of reports on disk, its index, and the
-searches and answers over it. Reads never wait for writes: a write builds a new
-snapshot aside and swaps it in whole, so no search sees a report half-added."""
+"""The library's front door: a folder of reports, their collection in a search backend,
+and the searches and answers over it. Reads never wait for writes, and each question
+reads one view of the collection, so no search sees a report half-added."""
 
 from __future__ import annotations
 
@@ -14,18 +14,22 @@ from typing import Callable
 import numpy as np
 
 from retrieval.answers.extractive import Answer, AnswerConfig, answer
+from retrieval.backends import BackendConfig, open_backend
+from retrieval.backends.base import (BackendError, Counts, Expectation, Filters, SearchBackend, SearchView,
+                                     content_hash)
+from retrieval.documents.reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
 from retrieval.embedding.batching import QueryBatcher
-from retrieval.backends.local.corpus import CorpusIndex, IndexBuilder, IndexSettings, Progress
-from retrieval.embedding.encoders import Encoder, EncoderConfig, encoder_for
+from retrieval.embedding.encoders import Encoder, EncoderConfig
+from retrieval.embedding.registry import encoder_for
+from retrieval.indexing import Indexer, IndexSettings, Progress
 from retrieval.models import Document
 from retrieval.search.query import QueryAnalyzer
-from retrieval.documents.reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
-from retrieval.search.searcher import Filters, SearchConfig, Searcher, SearchOutcome
-from retrieval.backends.local.store import Expectation, IndexStore
+from retrieval.search.searcher import SearchConfig, Searcher, SearchOutcome
 from retrieval.text.tokenize import Tokenizer, TokenizerConfig
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]{0,120}$")
+_INDEX_BATCH = 32  # reports embedded and stored per backend write when indexing a folder
 
 
 class UnknownDocument(KeyError):
@@ -40,6 +44,7 @@ class EngineConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     index: IndexSettings = field(default_factory=IndexSettings)
+    backend: BackendConfig = field(default_factory=BackendConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     cache_size: int = 256
@@ -49,19 +54,24 @@ class EngineConfig:
 class IndexReport:
     documents: int
     chunks: int
-    embedded: int  # chunks embedded in this run; the rest were reused
+    embedded: int  # chunks embedded in this run; the rest were kept as stored
+    removed: int  # reports no longer in the folder, removed from the index
     problems: tuple[ReadProblem, ...]
+    backend: str
+    location: str
 
 
 class Engine:
+    """Built from one configuration value: the CLI, the app and the benchmarks all make
+    their engine this way and never wire its parts by hand."""
+
     def __init__(self, config: EngineConfig, encoder: Encoder | None = None):
         self.config = config
         self.tokenizer = Tokenizer(config.tokenizer)
         self.encoder = encoder or encoder_for(config.encoder)
         self.analyzer = QueryAnalyzer(self.tokenizer)
-        self.builder = IndexBuilder(self.tokenizer, self.encoder, config.index)
-        self.store = IndexStore(config.index_dir)
-        self._searcher: Searcher | None = None
+        self.indexer = Indexer(self.tokenizer, self.encoder, config.index)
+        self.backend: SearchBackend | None = None
         self._write_lock = threading.Lock()
         self._cache: OrderedDict = OrderedDict()
         self._vectors: OrderedDict = OrderedDict()
@@ -74,6 +84,14 @@ class Engine:
         return Expectation(self.encoder.model_id, self.encoder.dimension,
                            self.config.tokenizer.fingerprint(), self.config.index.chunking.max_chars)
 
+    @property
+    def backend_name(self) -> str:
+        return self.config.backend.kind
+
+    @property
+    def backend_location(self) -> str:
+        return self.config.backend.location(self.config.index_dir)
+
     def cite(self, path: Path) -> str:
         path = Path(path).resolve()
         try:
@@ -81,29 +99,81 @@ class Engine:
         except ValueError:
             return str(path)
 
-    @property
-    def corpus(self) -> CorpusIndex:
-        if self._searcher is None:
+    def view(self) -> SearchView:
+        if self.backend is None:
             raise RuntimeError("no index is loaded: call load() or build() first")
-        return self._searcher.corpus
+        return self.backend.view()
+
+    def counts(self) -> Counts:
+        return self.view().counts()
+
+    def documents(self) -> dict[str, Document]:
+        return dict(self.view().documents())
+
+    def _open(self, fresh: bool = False) -> SearchBackend:
+        return open_backend(self.config.backend, self.config.index_dir, self.expectation(), fresh)
 
     def has_saved_index(self) -> bool:
-        return self.store.exists()
+        try:
+            backend = self.backend or self._open()
+        except BackendError:
+            return True  # there is one, and load() will say what is wrong with it
+        self.backend = backend
+        return backend.view().counts().documents > 0
 
-    def load(self) -> CorpusIndex:
-        corpus = self.store.load(self.expectation(), self.config.index)
-        self._install(corpus)
-        return corpus
+    def load(self) -> None:
+        """Open the stored collection; BackendError when there is none or it cannot be used."""
+        backend = self._open()
+        if not backend.view().counts().documents:
+            raise BackendError(f"there is no index in {self.backend_location}; build one with `reportqa index`")
+        self._install(backend)
 
     def build(self, progress: Progress | None = None) -> IndexReport:
-        """Index exactly the reports in seeds_dir, reusing what the saved index holds."""
+        """Make the index hold exactly the reports in seeds_dir: new and changed reports are
+        embedded and stored, unchanged ones kept, missing ones removed. A stored collection
+        that is corrupt or was built with other settings is rebuilt from scratch."""
         with self._write_lock:
             documents, problems = read_reports(report_files(self.config.seeds_dir), self.cite)
-            previous = self._searcher.corpus if self._searcher else self._previous_or_none()
-            corpus, embedded = self.builder.build(documents, previous, progress)
-            self.store.save(corpus, self.expectation())
-            self._install(corpus)
-        return IndexReport(len(corpus.documents), len(corpus), embedded, tuple(problems))
+            try:
+                backend = self.backend or self._open()
+            except BackendError:
+                backend = self._open(fresh=True)
+            stored = backend.view().documents()
+            changed = [d for d in documents
+                       if d.doc_id not in stored or content_hash(stored[d.doc_id]) != content_hash(d)]
+            wanted = {d.doc_id for d in documents}
+            removed = [doc_id for doc_id in stored if doc_id not in wanted]
+            embedded = self._store(backend, changed, progress)
+            for doc_id in removed:
+                backend.delete(doc_id)
+            self._install(backend)
+            counts = backend.view().counts()
+        return IndexReport(counts.documents, counts.chunks, embedded, len(removed), tuple(problems),
+                           self.backend_name, self.backend_location)
+
+    def _store(self, backend: SearchBackend, documents: list[Document], progress: Progress | None) -> int:
+        """Embed and store reports a batch at a time, progress counted over all their chunks."""
+        batches = [documents[i : i + _INDEX_BATCH] for i in range(0, len(documents), _INDEX_BATCH)]
+        indexed = [self.indexer.chunked(batch) for batch in batches]
+        total = sum(len(c) for batch in indexed for c in batch)
+        done = 0
+        for batch, chunks in zip(batches, indexed):
+            step = (lambda d, _t, base=done: progress(base + d, total)) if progress else None
+            backend.upsert(self.indexer.index_chunks(batch, chunks, step))
+            done += sum(len(c) for c in chunks)
+        if progress and not total:
+            progress(0, 0)
+        return total
+
+    def start_empty(self) -> SearchBackend:
+        """A new, empty collection in the configured backend (for collections made in bulk,
+        like a benchmark's); what was stored there goes once the first write lands."""
+        self._install(self._open(fresh=True))
+        return self.backend
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
 
     def load_or_build(self, progress: Progress | None = None) -> IndexReport | None:
         if self.has_saved_index():
@@ -111,21 +181,17 @@ class Engine:
             return None
         return self.build(progress)
 
-    def _previous_or_none(self) -> CorpusIndex | None:
-        """The saved index, when it can serve as a source of reusable vectors."""
-        if not self.store.exists():
-            return None
-        try:
-            return self.store.load(self.expectation(), self.config.index)
-        except Exception:  # a stale or corrupt index is rebuilt from scratch, not reused
-            return None
-
     def searcher(self, config: SearchConfig | None = None) -> Searcher:
-        """A searcher over the current snapshot, with other search settings to compare."""
-        return Searcher(self.corpus, self.encoder, self.analyzer, config or self.config.search, self._query_vector)
+        """A searcher over the current collection, with other search settings to compare."""
+        return Searcher(self.view(), self.analyzer, config or self.config.search, self._query_vector)
 
-    def _install(self, corpus: CorpusIndex) -> None:
-        self._searcher = Searcher(corpus, self.encoder, self.analyzer, self.config.search, self._query_vector)
+    def _install(self, backend: SearchBackend) -> None:
+        if self.backend is not None and self.backend is not backend:
+            self.backend.close()
+        self.backend = backend
+        self._invalidate()
+
+    def _invalidate(self) -> None:
         with self._cache_lock:
             self._cache.clear()
 
@@ -148,34 +214,36 @@ class Engine:
         target = Path(self.config.seeds_dir) / name
         doc = document_from_bytes(data, doc_id_for(target), self.cite(target), name)
         with self._write_lock:
-            current = self.corpus
-            others = [d for d in current.documents.values() if d.doc_id != doc.doc_id]
-            corpus, _ = self.builder.build(others + [doc], current)
-            # The file first: if saving the index fails, the next `reportqa index` still finds it.
+            backend = self._loaded_backend()
+            items = self.indexer.index([doc])
+            # The file first: if storing fails, the next `reportqa index` still finds it.
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_text(doc.text, encoding="utf-8", newline="")
             tmp.replace(target)
-            self.store.save(corpus, self.expectation())
-            self._install(corpus)
-        return corpus.documents[doc.doc_id]
+            backend.upsert(items)
+            self._invalidate()
+        return doc
 
     def delete_document(self, doc_id: str) -> None:
         with self._write_lock:
-            current = self.corpus
-            if doc_id not in current.documents:
+            backend = self._loaded_backend()
+            doc = backend.view().documents().get(doc_id)
+            if doc is None:
                 raise UnknownDocument(doc_id)
-            doc = current.documents[doc_id]
-            others = [d for d in current.documents.values() if d.doc_id != doc_id]
-            corpus, _ = self.builder.build(others, current)
-            self.store.save(corpus, self.expectation())
-            self._install(corpus)
+            backend.delete(doc_id)
+            self._invalidate()
             path = Path(self.config.project_root) / doc.path
             if path.resolve().parent == Path(self.config.seeds_dir).resolve() and path.exists():
                 path.unlink()
 
+    def _loaded_backend(self) -> SearchBackend:
+        if self.backend is None:
+            raise RuntimeError("no index is loaded: call load() or build() first")
+        return self.backend
+
     def document(self, doc_id: str) -> Document:
         try:
-            return self.corpus.documents[doc_id]
+            return self.view().documents()[doc_id]
         except KeyError:
             raise UnknownDocument(doc_id) from None
 
@@ -194,18 +262,16 @@ class Engine:
         return vector
 
     def _current_searcher(self) -> Searcher:
-        searcher = self._searcher  # one snapshot for the whole question
-        if searcher is None:
-            raise RuntimeError("no index is loaded: call load() or build() first")
-        return searcher
+        return self.searcher()  # one view of the collection for the whole question
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
         return self._search(self._current_searcher(), query, k, mode, filters)
 
     def _search(self, searcher: Searcher, query: str, k: int, mode: str, filters: Filters) -> SearchOutcome:
-        # The searcher itself, not its id: a cached entry keeps its snapshot alive, so a
-        # new snapshot can never be mistaken for an old one that happened to share an id.
-        key = (searcher, query, k, mode, filters)
+        # The view itself, not its id: a cached entry keeps its view alive, so a new view
+        # can never be mistaken for an old one that happened to share an id. Writes by this
+        # engine clear the cache too, for backends whose views are made per question.
+        key = (searcher.view, query, k, mode, filters)
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -220,14 +286,14 @@ class Engine:
     def ask(self, question: str, filters: Filters = Filters(), k: int = 10) -> Answer:
         searcher = self._current_searcher()
         outcome = self._search(searcher, question, k, "hybrid", filters)
-        corpus = searcher.corpus
         configured = self.config.answer.min_dense_score
         thresholds = configured if configured is not None else self.encoder.answer_thresholds
-        return answer(outcome, corpus.bm25, self.known_cities(corpus), self.config.answer, thresholds, self._similarity)
+        return answer(outcome, searcher.view.idf, self.known_cities(searcher.view), self.config.answer, thresholds,
+                      self._similarity)
 
     @staticmethod
-    def known_cities(corpus: CorpusIndex) -> set[str]:
-        return {d.city for d in corpus.documents.values() if d.city}
+    def known_cities(view: SearchView) -> set[str]:
+        return {d.city for d in view.documents().values() if d.city}
 
     def _similarity(self, question: str, sentences: list[str]) -> np.ndarray:
         return self.encoder.encode_passages(sentences) @ self._query_vector(question)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from retrieval.engine import MAX_REPORT_BYTES, Engine, UnknownDocument
 from retrieval.search.query import MAX_QUESTION_CHARS, QuestionError, checked_question
 from retrieval.documents.reading import ReportError
-from retrieval.search.searcher import Filters
+from retrieval.backends.base import Filters
 
 from . import schemas
 
@@ -112,9 +112,11 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
 
     @app.get("/health")
     def health(request: Request):
-        corpus = current(request).corpus
-        return {"status": "ok", "documents": len(corpus.documents), "chunks": len(corpus),
-                "model": current(request).encoder.model_id}
+        engine = current(request)
+        counts = engine.counts()
+        return {"status": "ok", "documents": counts.documents, "chunks": counts.chunks,
+                "model": engine.encoder.model_id,
+                "backend": engine.backend_name, "backend_location": engine.backend_location}
 
     def run_search(request: Request, query: str, top_k: int, mode: str, filters: Filters):
         query = _validated_query(query, config.max_query_chars)
@@ -137,7 +139,7 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
 
     @app.get("/v1/documents", response_model=list[schemas.DocumentSummary])
     def documents(request: Request):
-        docs = current(request).corpus.documents.values()
+        docs = current(request).documents().values()
         return [schemas.document_summary(d) for d in sorted(docs, key=lambda d: d.doc_id)]
 
     @app.get("/v1/documents/{doc_id}", response_model=schemas.DocumentOut)

@@ -12,6 +12,8 @@ EXIT_USAGE, EXIT_ERROR = 2, 1
 
 
 def engine_config(args):
+    """The engine's configuration from the options and the environment (options win)."""
+    from retrieval.backends import BackendConfig
     from retrieval.embedding.encoders import EncoderConfig
     from retrieval.engine import EngineConfig
 
@@ -21,8 +23,13 @@ def engine_config(args):
         cache_dir=Path(os.environ.get("REPORTQA_CACHE_DIR", EncoderConfig.cache_dir)),
         runtime=os.environ.get("REPORTQA_RUNTIME", EncoderConfig.runtime),
     )
+    backend = BackendConfig(
+        kind=getattr(args, "backend", None) or os.environ.get("REPORTQA_BACKEND", "local"),
+        milvus_uri=getattr(args, "milvus_uri", None) or os.environ.get("REPORTQA_MILVUS_URI", ""),
+        milvus_token=os.environ.get("REPORTQA_MILVUS_TOKEN", ""),
+    )
     return EngineConfig(index_dir=Path(args.index), seeds_dir=seeds, project_root=seeds.resolve().parent,
-                        encoder=encoder, cache_size=int(os.environ.get("REPORTQA_QUERY_CACHE", 256)))
+                        encoder=encoder, backend=backend, cache_size=int(os.environ.get("REPORTQA_QUERY_CACHE", 256)))
 
 
 def _bar(description: str):
@@ -47,8 +54,10 @@ def open_engine(args):
 def _print_index_report(report) -> None:
     for problem in report.problems:
         print(f"skipped {problem.message}", file=sys.stderr)
-    print(f"indexed {report.documents} reports, {report.chunks} chunks "
-          f"({report.embedded} embedded, {report.chunks - report.embedded} reused)", file=sys.stderr)
+    removed = f", {report.removed} removed" if report.removed else ""
+    print(f"indexed {report.documents} reports, {report.chunks} chunks ({report.embedded} embedded, "
+          f"{report.chunks - report.embedded} kept{removed}) in the {report.backend} backend at {report.location}",
+          file=sys.stderr)
 
 
 def cmd_index(args) -> int:
@@ -75,7 +84,7 @@ def cmd_serve(args) -> int:
 
 
 def _filters(args):
-    from retrieval.search.searcher import Filters
+    from retrieval.backends.base import Filters
 
     return Filters(tuple(args.city or ()), tuple(args.year or ()))
 
@@ -183,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="JSON output for programs")
 
     sp = with_paths(sub.add_parser("index", help="build or update the index, with a progress bar"))
+    sp.add_argument("--backend", choices=("local", "milvus"),
+                    help="where the collection lives (default: $REPORTQA_BACKEND or local); "
+                         "--backend milvus --milvus-uri URI builds the collection there")
+    sp.add_argument("--milvus-uri", help="a file path (embedded milvus-lite) or http://host:19530 "
+                                         "(default: $REPORTQA_MILVUS_URI or INDEX/milvus.db)")
     sp.set_defaults(run=cmd_index)
 
     sp = with_paths(sub.add_parser("serve", help="serve the API and the web page"))
@@ -231,12 +245,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from retrieval.documents.reading import ReportError
-    from retrieval.backends.local.store import IndexStoreError
+    from retrieval.backends.base import BackendError
 
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ReportError, IndexStoreError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (ReportError, BackendError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"reportqa {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

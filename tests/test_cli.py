@@ -50,8 +50,8 @@ def test_mistakes_get_one_line_and_a_non_zero_exit(project, args, message):
 
 
 def test_corrupt_index_is_reported_not_traced(project):
-    current = (project / "index" / "CURRENT").read_text().strip()
-    (project / "index" / current / "chunks.jsonl").write_text("garbage")
+    segment = next((project / "index" / "segments").iterdir())
+    (segment / "chunks.jsonl").write_text("garbage")
     out = reportqa(project, "search", "水质")
     assert out.returncode == 1 and "corrupt" in out.stderr and "reportqa index" in out.stderr
     assert "Traceback" not in out.stderr

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,8 @@ _VALUE = re.compile(
     r")"
 )
 
+# BM25 idf of the terms the collection holds (SearchView.idf).
+IdfLookup = Callable[[Sequence[str]], dict[str, float]]
 # Sentence similarity to the question, from the encoder: (question, sentences) -> cosines.
 Similarity = Callable[[str, list[str]], np.ndarray]
 
@@ -171,7 +173,7 @@ def _marked(e: Evidence) -> str:
     return f"{e.text[:s]}【{e.text[s:t]}】{e.text[t:]}"
 
 
-def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerConfig = AnswerConfig(),
+def answer(outcome: SearchOutcome, idf_of: IdfLookup, known_cities: set[str], config: AnswerConfig = AnswerConfig(),
            thresholds: dict | None = None, similarity: Similarity | None = None) -> Answer:
     analysis = outcome.analysis
     if not_found_reason(outcome, known_cities, thresholds):
@@ -179,9 +181,8 @@ def answer(outcome: SearchOutcome, bm25, known_cities: set[str], config: AnswerC
     results = list(outcome.results)
     threshold = (thresholds or {}).get(analysis.language)
 
-    vocab = bm25.vocabulary
-    idf = {t: float(bm25.idf[vocab[t]]) for t in set(analysis.tokens)
-           if t in vocab and (len(t) > 1 or t.isdigit()) and t not in analysis.cities}
+    idf = idf_of([t for t in dict.fromkeys(analysis.tokens)
+                  if (len(t) > 1 or t.isdigit()) and t not in analysis.cities])
     for t in focus_words(analysis.simplified, set(idf)):
         idf[t] *= 2  # what the question asks about weighs more than its setting
     wants_value = bool(_ASKS_QUANTITY.search(analysis.simplified))

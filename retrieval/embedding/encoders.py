@@ -1,10 +1,9 @@
-"""Sentence encoders: one interface, the real sentence-transformers model, and a
-deterministic fake for unit tests that must not load a model."""
+"""Sentence encoders: one interface, its configuration, and a deterministic fake for unit
+tests that must not load a model. The real runtimes live beside it; `registry.py` picks one."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,37 +63,6 @@ class EncoderConfig:
         return Path(self.model) if Path(self.model).is_dir() else None
 
 
-class SentenceTransformerEncoder(Encoder):
-    def __init__(self, config: EncoderConfig = EncoderConfig()):
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        torch.set_num_threads(config.threads)
-        self.config = config
-        location = config.local_folder() or config.model
-        try:
-            self.model = SentenceTransformer(str(location), device="cpu")
-        except OSError as exc:
-            raise RuntimeError(
-                f"cannot load the embedding model {config.model!r}: {exc}. Models cannot be "
-                "downloaded on this machine; give a local folder or use the default model."
-            ) from exc
-        self.model.max_seq_length = min(config.max_seq_length, self.model.max_seq_length or config.max_seq_length)
-        self.model_id = config.model
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.answer_thresholds = answer_thresholds_for(config.model)
-        self._lock = threading.Lock()
-
-    def encode(self, texts: list[str], kind: str, show_progress: bool = False) -> np.ndarray:
-        prefix = self.config.query_prefix if kind == "query" else self.config.passage_prefix
-        with self._lock:  # torch inference from several threads at once only contends
-            vectors = self.model.encode(
-                [prefix + t for t in texts], batch_size=self.config.batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=show_progress,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-
-
 class HashingEncoder(Encoder):
     """Deterministic bag of character bigrams hashed into a vector: texts sharing
     characters land near each other, which is all unit tests need of a model."""
@@ -117,17 +85,3 @@ class HashingEncoder(Encoder):
 
 def answer_thresholds_for(model: str) -> dict | None:
     return DEFAULT_MODEL_ANSWER_THRESHOLDS if model == DEFAULT_MODEL else None
-
-
-def encoder_for(config: EncoderConfig) -> Encoder:
-    if config.model.startswith("hashing-"):
-        return HashingEncoder(int(config.model.split("-", 1)[1]))
-    folder = config.local_folder()
-    if config.runtime == "onnx" and folder is not None:
-        from retrieval.embedding.onnx_encoder import OnnxEncoder
-
-        encoder = OnnxEncoder(folder, config.model, config.query_prefix, config.passage_prefix,
-                              config.threads, config.max_seq_length, config.batch_size)
-        encoder.answer_thresholds = answer_thresholds_for(config.model)
-        return encoder
-    return SentenceTransformerEncoder(config)

@@ -7,26 +7,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from retrieval.backends.local.corpus import CorpusIndex
-from retrieval.embedding.encoders import Encoder
+from retrieval.backends.base import NO_FILTERS, Filters, SearchView
 from retrieval.search.fusion import FUSION_METHODS, fuse
 from retrieval.models import Explanation, Hit, Result
 from retrieval.text.normalize import normalize
 from retrieval.search.query import QueryAnalysis, QueryAnalyzer
 
 MODES = ("hybrid", "bm25", "dense")
-
-
-@dataclass(frozen=True)
-class Filters:
-    cities: tuple[str, ...] = ()
-    years: tuple[int, ...] = ()
-    doc_ids: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.cities or self.years or self.doc_ids)
 
 
 @dataclass(frozen=True)
@@ -57,24 +44,26 @@ class SearchOutcome:
 
 
 class Searcher:
-    def __init__(self, corpus: CorpusIndex, encoder: Encoder, analyzer: QueryAnalyzer,
-                 config: SearchConfig = SearchConfig(), embed_query=None):
-        self.corpus = corpus
-        # A caching embedder can be given; by default each query is encoded afresh.
-        self.embed_query = embed_query or (lambda text: encoder.encode_queries([text])[0])
+    """Ranks over one view of a backend: everything above the boundary (fusion, boosts,
+    diversity) is here, so every backend ranks with the same code."""
+
+    def __init__(self, view: SearchView, analyzer: QueryAnalyzer, config: SearchConfig = SearchConfig(),
+                 embed_query=None):
+        self.view = view
+        self.embed_query = embed_query  # text -> normalised query vector (the engine caches and batches)
         self.analyzer = analyzer
         self.config = config
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = NO_FILTERS) -> SearchOutcome:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         started = time.perf_counter()
         analysis = self.analyzer.analyze(query)
-        allowed = self._allowed_rows(filters)
-        bm25_hits = self._bm25(analysis, allowed) if mode in ("hybrid", "bm25") else []
+        n = self.config.candidates
+        bm25_hits = self.view.lexical(analysis.tokens, n, filters) if mode in ("hybrid", "bm25") else []
         dense_hits = []
         if mode in ("hybrid", "dense"):
-            dense_hits = self._dense(self.embed_query(analysis.dense_text), allowed)
+            dense_hits = self.view.vector(self.embed_query(analysis.dense_text), n, filters)
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:
@@ -82,56 +71,11 @@ class Searcher:
         explain = self._explanations(bm25_hits, dense_hits)
         results = []
         for rank, (cid, score, boosts) in enumerate(ranked[:k], start=1):
-            chunk = self.corpus.chunk(cid)
+            chunk = self.view.chunk(cid)
             results.append(Result(rank, score, chunk, highlights(chunk.text, analysis.tokens),
                                   Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts))))
         took = (time.perf_counter() - started) * 1000
         return SearchOutcome(query, mode, analysis, tuple(results), took)
-
-    def _allowed_rows(self, filters: Filters) -> np.ndarray | None:
-        if not filters:
-            return None
-        mask = np.ones(len(self.corpus), dtype=bool)
-        if filters.cities:
-            mask &= np.isin(self.corpus.city, list(filters.cities))
-        if filters.doc_ids:
-            mask &= np.isin(self.corpus.doc, list(filters.doc_ids))
-        if filters.years:
-            # The year a passage speaks of: the 2023 plan half of a 2022 summary report is 2023.
-            mask &= np.isin(self.corpus.year, list(filters.years))
-        return np.flatnonzero(mask)
-
-    def _bm25(self, analysis: QueryAnalysis, allowed: np.ndarray | None) -> list[Hit]:
-        scores = self.corpus.bm25.scores(list(analysis.tokens))
-        if allowed is not None:
-            keep = np.full(len(scores), -np.inf, dtype=np.float32)
-            keep[allowed] = scores[allowed]
-            scores = keep
-        return self._top(scores, lambda s: s > 0)
-
-    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> list[Hit]:
-        n = self.config.candidates
-        if allowed is None:
-            rows, scores = self.corpus.dense.search(vector, n)
-            return [Hit(self.corpus.chunks[r].chunk_id, float(s), i)
-                    for i, (r, s) in enumerate(zip(rows, scores), start=1)]
-        scores = np.full(len(self.corpus), -np.inf, dtype=np.float32)
-        scores[allowed] = self.corpus.dense.scores_for(vector, allowed)
-        return self._top(scores, np.isfinite)
-
-    def _top(self, scores: np.ndarray, keep) -> list[Hit]:
-        n = min(self.config.candidates, len(scores))
-        if n == 0:
-            return []
-        rows = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        ids = [self.corpus.chunks[r].chunk_id for r in rows]
-        order = sorted(range(len(rows)), key=lambda i: (-scores[rows[i]], ids[i]))
-        hits, rank = [], 0
-        for i in order:
-            if keep(scores[rows[i]]):
-                rank += 1
-                hits.append(Hit(ids[i], float(scores[rows[i]]), rank))
-        return hits
 
     def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits) -> list[tuple[str, float]]:
         if mode == "bm25":
@@ -144,7 +88,7 @@ class Searcher:
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
         for cid, score in ranked:
-            chunk = self.corpus.chunk(cid)
+            chunk = self.view.chunk(cid)
             boosts, factor = [], 1.0
             if analysis.cities and chunk.city in analysis.cities:
                 factor *= 1 + self.config.city_boost
@@ -159,7 +103,7 @@ class Searcher:
         """Each report's best result first, in score order, then the rest as ranked."""
         seen, first, rest = set(), [], []
         for item in ranked:
-            doc = self.corpus.chunk(item[0]).doc_id
+            doc = self.view.chunk(item[0]).doc_id
             (rest if doc in seen else first).append(item)
             seen.add(doc)
         return first + rest

@@ -23,9 +23,13 @@ class BM25Params:
             raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1, got k1={self.k1}, b={self.b}")
 
 
+def raw_idf(doc_freq: np.ndarray, n_docs: int) -> np.ndarray:
+    return np.log(n_docs - doc_freq + 0.5) - np.log(doc_freq + 0.5)
+
+
 def okapi_idf(doc_freq: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     """rank-bm25's BM25Okapi idf: negative values are raised to epsilon * mean idf."""
-    idf = np.log(n_docs - doc_freq + 0.5) - np.log(doc_freq + 0.5)
+    idf = raw_idf(doc_freq, n_docs)
     floor = epsilon * idf.mean() if len(idf) else 0.0
     return np.where(idf < 0, floor, idf)
 

@@ -1,5 +1,5 @@
-"""Dense search over chunk vectors with FAISS: exact inner product by default,
-HNSW or IVF for large corpora. Rows are chunk positions; -1 slots are dropped."""
+"""FAISS indexes over chunk vectors: exact inner product by default, HNSW or IVF for
+large segments. Rows are chunk positions in a segment."""
 
 from __future__ import annotations
 
@@ -52,26 +52,3 @@ def build_faiss_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()):
     if n:
         index.add(vectors)
     return index
-
-
-class DenseIndex:
-    def __init__(self, vectors: np.ndarray, config: DenseConfig = DenseConfig()):
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.config = config
-        self.faiss = build_faiss_index(self.vectors, config)
-
-    def __len__(self) -> int:
-        return len(self.vectors)
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of the k best chunks, best first."""
-        k = min(k, len(self))
-        if k <= 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores, rows = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
-
-    def scores_for(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Exact scores of chosen rows: used when filters leave a small subset."""
-        return self.vectors[rows] @ query.astype(np.float32)

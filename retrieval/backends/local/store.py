@@ -1,39 +1,43 @@
-"""The index on disk. Each save writes a complete generation aside, then switches the
-CURRENT pointer with one atomic rename: a crash mid-save leaves the previous
-generation in use. Loading checks the manifest and every file's checksum."""
+"""The local collection on disk: immutable segment folders and numbered generations.
+
+    index/CURRENT                 the current generation's number
+    index/generations/000007.json its manifest: segments with every file's sha256,
+                                  tombstones, reports, and what built them
+    index/segments/<id>/          documents.jsonl chunks.jsonl tokens.jsonl vectors.npy
+
+A write stages a new segment (if it adds reports) and a new manifest, fsyncs them, then
+switches CURRENT with one atomic rename and fsyncs the folder: a crash at any point leaves
+the previous generation whole. Only what the write produced is hashed and synced; files
+of other segments are never rewritten. Loading verifies every file against its checksum."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.backends.local.corpus import CorpusIndex, IndexSettings
+from retrieval.backends.base import BackendError, Expectation
+from retrieval.backends.local.dense import DenseConfig
+from retrieval.backends.local.segment import Segment
 from retrieval.models import Chunk, Document, Span
 
-FORMAT_VERSION = 1
-_FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy")
+FORMAT_VERSION = 2
+SEGMENT_FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy")
+_GENERATION = re.compile(r"[0-9]{6,12}")
 
 
-class IndexStoreError(RuntimeError):
+class IndexStoreError(BackendError):
     """The index on disk cannot be used; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What the running configuration needs of a saved index."""
-
-    model_id: str
-    dimension: int
-    tokenizer: str  # TokenizerConfig.fingerprint()
-    max_chunk_chars: int
 
 
 def _sha256(path: Path) -> str:
@@ -50,34 +54,42 @@ def _write_jsonl(path: Path, rows) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list:
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _document_row(doc: Document) -> dict:
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def document_row(doc: Document) -> dict:
     row = asdict(doc)
     row["content"] = [[s.start, s.end] for s in doc.content]
     row["title_span"] = [doc.title_span.start, doc.title_span.end] if doc.title_span else None
     return row
 
 
-def _document_from(row: dict) -> Document:
+def document_from(row: dict) -> Document:
     row = dict(row)
     row["content"] = tuple(Span(s, e) for s, e in row["content"])
     row["title_span"] = Span(*row["title_span"]) if row["title_span"] else None
     return Document(**row)
 
 
-def _chunk_from(row: dict) -> Chunk:
+def chunk_row(chunk: Chunk) -> dict:
+    return asdict(chunk)
+
+
+def chunk_from(row: dict) -> Chunk:
     row = dict(row)
     row["years"] = tuple(row["years"])
     row["heading_path"] = tuple(row["heading_path"])
     return Chunk(**row)
-
-
-def content_hash(doc: Document) -> str:
-    return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
 
 class IndexStore:
@@ -91,110 +103,146 @@ class IndexStore:
     def exists(self) -> bool:
         return self.pointer.exists()
 
-    def current(self) -> Path:
-        name = self.pointer.read_text().strip()
-        return self.folder / name
+    def corrupt(self, why: str) -> IndexStoreError:
+        return IndexStoreError(f"the index in {self.folder} is corrupt: {why}; rebuild it with `reportqa index`")
 
-    def save(self, index: CorpusIndex, expectation: Expectation) -> Path:
+    # ----- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self):
+        """One writer at a time across processes (the CLI and a server on one folder)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        scratch = self.folder / f".{name}.partial"
+        with open(self.folder / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_segment_id(self, generation: int) -> str:
+        return f"{generation:06d}-{uuid.uuid4().hex[:8]}"
+
+    def write_segment(self, segment: Segment, tokens: list[list[str]]) -> dict:
+        """The segment's folder, written aside, synced and renamed into place; its manifest entry."""
+        segments = self.folder / "segments"
+        segments.mkdir(parents=True, exist_ok=True)
+        scratch = segments / f".{segment.segment_id}.partial"
         scratch.mkdir()
         try:
-            _write_jsonl(scratch / "documents.jsonl", (_document_row(d) for d in index.documents.values()))
-            _write_jsonl(scratch / "chunks.jsonl", (asdict(c) for c in index.chunks))
-            _write_jsonl(scratch / "tokens.jsonl", index.tokens)
-            np.save(scratch / "vectors.npy", index.vectors)
-            manifest = {
-                "format_version": FORMAT_VERSION,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "model": {"id": expectation.model_id, "dimension": expectation.dimension},
-                "tokenizer": expectation.tokenizer,
-                "chunking": {"max_chars": expectation.max_chunk_chars},
-                "counts": {"documents": len(index.documents), "chunks": len(index.chunks)},
-                "documents": {d.doc_id: {"path": d.path, "sha256": content_hash(d), "encoding": d.encoding}
-                              for d in index.documents.values()},
-                "files": {f: _sha256(scratch / f) for f in _FILES},
-            }
-            (scratch / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-            _fsync_tree(scratch)
-            final = self.folder / name
-            scratch.rename(final)
-            tmp_pointer = self.folder / f".CURRENT.{uuid.uuid4().hex[:8]}"
-            tmp_pointer.write_text(name + "\n")
-            os.replace(tmp_pointer, self.pointer)  # the switch: atomic on POSIX
+            _write_jsonl(scratch / "documents.jsonl", (document_row(d) for d in segment.documents))
+            _write_jsonl(scratch / "chunks.jsonl", (chunk_row(c) for c in segment.chunks))
+            _write_jsonl(scratch / "tokens.jsonl", tokens)
+            np.save(scratch / "vectors.npy", segment.vectors)
+            files = {}
+            for name in SEGMENT_FILES:
+                _fsync(scratch / name)
+                files[name] = _sha256(scratch / name)
+            _fsync(scratch)
+            scratch.rename(segments / segment.segment_id)
+            _fsync(segments)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        self._remove_old_generations(keep=name)
-        return final
+        return {"id": segment.segment_id, "files": files, "chunks": len(segment),
+                "documents": [d.doc_id for d in segment.documents]}
 
-    def _remove_old_generations(self, keep: str) -> None:
-        for path in self.folder.iterdir():
-            if path.name != keep and (path.name.startswith("gen-") or path.name.endswith(".partial")):
+    def switch(self, manifest: dict) -> None:
+        """Make this manifest the current generation: atomic, and durable once it returns."""
+        generations = self.folder / "generations"
+        generations.mkdir(parents=True, exist_ok=True)
+        name = f"{manifest['generation']:06d}"
+        tmp = generations / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _fsync(tmp)
+        tmp.replace(generations / f"{name}.json")
+        _fsync(generations)
+        pointer_tmp = self.folder / f".CURRENT.{uuid.uuid4().hex[:8]}"
+        pointer_tmp.write_text(name + "\n")
+        _fsync(pointer_tmp)
+        os.replace(pointer_tmp, self.pointer)  # the switch
+        _fsync(self.folder)
+
+    def collect_garbage(self, keep_generations: int = 2) -> None:
+        """Drop generations older than the last few and segments none of those names."""
+        generations = sorted((self.folder / "generations").glob("*.json"))
+        kept = generations[-keep_generations:]
+        referenced = set()
+        for path in kept:
+            try:
+                referenced |= {s["id"] for s in json.loads(path.read_text(encoding="utf-8"))["segments"]}
+            except (OSError, ValueError, KeyError):
+                return  # never delete on a manifest it cannot read
+        for path in generations[:-keep_generations]:
+            path.unlink(missing_ok=True)
+        for path in (self.folder / "segments").glob("*"):
+            if not path.name.startswith(".") and path.name not in referenced:
                 shutil.rmtree(path, ignore_errors=True)
 
-    def manifest(self) -> dict:
+    # ----- reading ---------------------------------------------------------------------
+
+    def current_generation(self) -> int | None:
         if not self.exists():
+            return None
+        name = self.pointer.read_text(encoding="utf-8").strip()
+        if not _GENERATION.fullmatch(name):
+            raise self.corrupt(f"CURRENT names {name[:40]!r}, not a generation number")
+        return int(name)
+
+    def latest_generation(self) -> int:
+        """The highest generation number on disk, readable or not (0 if none)."""
+        names = [p.stem for p in (self.folder / "generations").glob("*.json")]
+        return max((int(n) for n in names if _GENERATION.fullmatch(n)), default=0)
+
+    def manifest(self) -> dict:
+        generation = self.current_generation()
+        if generation is None:
             raise IndexStoreError(f"there is no index in {self.folder}; build one with `reportqa index`")
-        path = self.current() / "manifest.json"
+        path = self.folder / "generations" / f"{generation:06d}.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise IndexStoreError(
-                f"the index in {self.folder} is corrupt: its manifest cannot be read ({exc}); "
-                "rebuild it with `reportqa index`"
-            ) from None
-
-    def load(self, expectation: Expectation, settings: IndexSettings) -> CorpusIndex:
-        manifest = self.manifest()
-        self._check(manifest, expectation)
-        folder = self.current()
-        for name, digest in manifest.get("files", {}).items():
-            path = folder / name
-            if not path.exists() or _sha256(path) != digest:
-                raise IndexStoreError(
-                    f"the index in {self.folder} is corrupt: {name} is missing or changed since it was "
-                    "written; rebuild it with `reportqa index`"
-                )
-        try:
-            documents = {row["doc_id"]: _document_from(row) for row in _read_jsonl(folder / "documents.jsonl")}
-            chunks = [_chunk_from(row) for row in _read_jsonl(folder / "chunks.jsonl")]
-            tokens = _read_jsonl(folder / "tokens.jsonl")
-            vectors = np.load(folder / "vectors.npy")
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise IndexStoreError(
-                f"the index in {self.folder} is corrupt ({exc}); rebuild it with `reportqa index`"
-            ) from None
-        if vectors.shape != (len(chunks), expectation.dimension) or len(tokens) != len(chunks):
-            raise IndexStoreError(
-                f"the index in {self.folder} is corrupt: {len(chunks)} chunks, {len(tokens)} token lists "
-                f"and vectors of shape {vectors.shape}; rebuild it with `reportqa index`"
-            )
-        return CorpusIndex(documents, chunks, tokens, vectors, settings)
-
-    def _check(self, manifest: dict, expected: Expectation) -> None:
-        problems = []
+            raise self.corrupt(f"its manifest cannot be read ({exc})") from None
         if manifest.get("format_version") != FORMAT_VERSION:
-            problems.append(f"format version {manifest.get('format_version')} (this reportqa reads {FORMAT_VERSION})")
-        model = manifest.get("model", {})
-        if model.get("id") != expected.model_id:
-            problems.append(f"model {model.get('id')!r} (configured: {expected.model_id!r})")
-        if model.get("dimension") != expected.dimension:
-            problems.append(f"dimension {model.get('dimension')} (the model gives {expected.dimension})")
-        if manifest.get("tokenizer") != expected.tokenizer:
-            problems.append("tokenizer settings or domain dictionary changed since the index was built")
-        if manifest.get("chunking", {}).get("max_chars") != expected.max_chunk_chars:
-            problems.append(f"chunk size {manifest.get('chunking', {}).get('max_chars')} "
-                            f"(configured: {expected.max_chunk_chars})")
+            raise IndexStoreError(
+                f"the index in {self.folder} has format version {manifest.get('format_version')} "
+                f"(this reportqa reads {FORMAT_VERSION}); rebuild it with `reportqa index`")
+        return manifest
+
+    def check(self, manifest: dict, expectation: Expectation) -> None:
+        problems = expectation.mismatches(manifest.get("expectation", {}))
         if problems:
             raise IndexStoreError(
                 f"the index in {self.folder} does not match this configuration: " + "; ".join(problems)
-                + ". Rebuild it with `reportqa index`."
-            )
+                + ". Rebuild it with `reportqa index`.")
+
+    def read_segment(self, entry: dict, dense: DenseConfig, dimension: int) -> Segment:
+        folder = self.folder / "segments" / str(entry.get("id", ""))
+        files = entry.get("files") or {}
+        if set(files) != set(SEGMENT_FILES):
+            raise self.corrupt(f"segment {entry.get('id')!r} does not list a checksum for each of its files")
+        for name, digest in files.items():
+            path = folder / name
+            if not path.exists() or _sha256(path) != digest:
+                raise self.corrupt(f"{path.relative_to(self.folder)} is missing or changed since it was written")
+        try:
+            documents = tuple(document_from(r) for r in _read_jsonl(folder / "documents.jsonl"))
+            chunks = tuple(chunk_from(r) for r in _read_jsonl(folder / "chunks.jsonl"))
+            tokens = _read_jsonl(folder / "tokens.jsonl")
+            vectors = np.load(folder / "vectors.npy")
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise self.corrupt(f"segment {entry['id']} cannot be read ({exc})") from None
+        if vectors.shape != (len(chunks), dimension) or len(tokens) != len(chunks):
+            raise self.corrupt(f"segment {entry['id']} has {len(chunks)} chunks, {len(tokens)} token lists "
+                               f"and vectors of shape {vectors.shape}")
+        return Segment.from_rows(entry["id"], documents, chunks, tokens, vectors, dense)
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
+def new_manifest(generation: int, expectation: Expectation, segments: list[dict], deleted: dict,
+                 documents: dict) -> dict:
+    return {
+        "format_version": FORMAT_VERSION, "backend": "local", "generation": generation,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "expectation": asdict(expectation),
+        "segments": segments, "deleted": {k: sorted(v) for k, v in deleted.items() if v},
+        "documents": documents,
+        "counts": {"documents": len(documents), "chunks": sum(s["chunks"] for s in segments)},
+    }

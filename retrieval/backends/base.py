@@ -1,0 +1,134 @@
+"""The search-backend boundary: what the searcher and the answers need of a stored
+collection, and no more. Fusion, boosts, diversity and answers sit above it, so every
+backend ranks with the same code; each backend only stores, filters and retrieves.
+
+A write goes to the backend; a question reads one `SearchView`, a consistent view of the
+collection as it was when the question began, so no search sees a report half-written."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from retrieval.models import Chunk, Document, Hit
+
+
+class BackendError(RuntimeError):
+    """The stored collection cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """One neutral filter value; each backend translates it (a row mask locally, a boolean
+    expression in Milvus). Empty fields do not filter."""
+
+    cities: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()  # the year a passage speaks of (its section's year)
+    doc_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.cities or self.years or self.doc_ids)
+
+    def admits(self, chunk: Chunk) -> bool:
+        return ((not self.cities or chunk.city in self.cities)
+                and (not self.years or (chunk.year or 0) in self.years)
+                and (not self.doc_ids or chunk.doc_id in self.doc_ids))
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """One report ready to store: its chunks with their BM25 tokens and passage vectors,
+    row for row. (Sentence vectors and typed facts will travel here too.)"""
+
+    document: Document
+    chunks: tuple[Chunk, ...]
+    tokens: tuple[tuple[str, ...], ...]
+    vectors: np.ndarray  # float32, one L2-normalised row per chunk
+
+    def __post_init__(self):
+        if not (len(self.chunks) == len(self.tokens) == len(self.vectors)):
+            raise ValueError(f"{self.document.doc_id}: {len(self.chunks)} chunks, {len(self.tokens)} token "
+                             f"lists and {len(self.vectors)} vectors must match row for row")
+        if any(c.doc_id != self.document.doc_id for c in self.chunks):
+            raise ValueError(f"{self.document.doc_id}: every chunk must belong to the document")
+
+
+@dataclass(frozen=True)
+class Counts:
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the running configuration needs of a stored collection: a collection built
+    with another model, tokenizer or chunk size must be rebuilt, not mixed."""
+
+    model_id: str
+    dimension: int
+    tokenizer: str  # TokenizerConfig.fingerprint()
+    max_chunk_chars: int
+
+    def mismatches(self, stored: Mapping) -> list[str]:
+        problems = []
+        if stored.get("model_id") != self.model_id:
+            problems.append(f"model {stored.get('model_id')!r} (configured: {self.model_id!r})")
+        if stored.get("dimension") != self.dimension:
+            problems.append(f"dimension {stored.get('dimension')} (the model gives {self.dimension})")
+        if stored.get("tokenizer") != self.tokenizer:
+            problems.append("tokenizer settings or domain dictionary changed since the index was built")
+        if stored.get("max_chunk_chars") != self.max_chunk_chars:
+            problems.append(f"chunk size {stored.get('max_chunk_chars')} (configured: {self.max_chunk_chars})")
+        return problems
+
+
+def content_hash(doc: Document) -> str:
+    return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+
+
+@runtime_checkable
+class SearchView(Protocol):
+    """One consistent read of the collection, for the length of one question."""
+
+    def lexical(self, tokens: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        """The k best chunks by BM25 over these (already normalised) tokens, best first;
+        chunks that match no token are left out."""
+
+    def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        """The k chunks nearest to a normalised query vector by inner product, best first."""
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """A chunk this view returned or holds; KeyError if it holds none by that id."""
+
+    def documents(self) -> Mapping[str, Document]:
+        """Every report in the collection, by id."""
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 idf of the terms the collection holds (terms it lacks are left out); kept in
+        the application for engines that expose no term statistics."""
+
+    def counts(self) -> Counts: ...
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    name: str  # "local" or "milvus"
+    location: str  # where the collection lives: a folder, a file or a server URI
+
+    def view(self) -> SearchView:
+        """The collection as committed now; later writes do not change this view."""
+
+    def upsert(self, documents: Sequence[IndexedDocument]) -> None:
+        """Add or replace these reports. Each becomes searchable whole when this returns,
+        and no view ever holds part of one."""
+
+    def delete(self, doc_id: str) -> None:
+        """Remove one report; KeyError if the collection has none by that id."""
+
+    def close(self) -> None: ...

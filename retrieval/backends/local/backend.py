@@ -1,0 +1,166 @@
+"""The local backend: BM25 over term counts and FAISS, in immutable segments on disk.
+
+A write touches only the reports it writes: adding one makes one new segment and a new
+generation, replacing one also tombstones its old rows, deleting one only tombstones.
+Small segments are merged, and segments mostly made of tombstones rewritten, when that
+is worth it (`LocalSettings`). A folder of None keeps the collection in memory only."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from retrieval.backends.base import Expectation, IndexedDocument, content_hash
+from retrieval.backends.local.bm25 import BM25Params
+from retrieval.backends.local.dense import DenseConfig
+from retrieval.backends.local.segment import Segment, merged
+from retrieval.backends.local.state import CollectionState
+from retrieval.backends.local.store import IndexStore, new_manifest
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    bm25: BM25Params = field(default_factory=BM25Params)
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    max_segments: int = 12  # beyond this, the small segments are merged into one
+    max_dead_fraction: float = 0.3  # a segment with more tombstoned rows is rewritten
+
+    def __post_init__(self):
+        if self.max_segments < 1 or not 0 < self.max_dead_fraction <= 1:
+            raise ValueError("max_segments must be >= 1 and max_dead_fraction in (0, 1]")
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, folder: Path | None, expectation: Expectation, settings: LocalSettings = LocalSettings(),
+                 fresh: bool = False):
+        """Opens the collection in `folder` (IndexStoreError if it is corrupt or was built
+        otherwise), or starts an empty one there when there is none or `fresh` is set."""
+        self.store = IndexStore(folder) if folder is not None else None
+        self.location = str(folder) if folder is not None else "memory"
+        self.expectation = expectation
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._state = CollectionState.empty(settings.bm25)
+        self._fresh = fresh
+        if self.store is not None and self.store.exists():
+            # A fresh collection still numbers its generations after the ones on disk.
+            self._state = self._state.numbered(self.store.latest_generation()) if fresh else self._load()
+
+    def _load(self) -> CollectionState:
+        manifest = self.store.manifest()
+        self.store.check(manifest, self.expectation)
+        segments = [self.store.read_segment(entry, self.settings.dense, self.expectation.dimension)
+                    for entry in manifest["segments"]]
+        for segment in segments:
+            segment.faiss  # built before any question needs it
+        deleted = {k: frozenset(v) for k, v in manifest.get("deleted", {}).items()}
+        return CollectionState.of(segments, deleted, self.settings.bm25, manifest["generation"])
+
+    # ----- reads -----------------------------------------------------------------------
+
+    def view(self) -> CollectionState:
+        return self._state
+
+    @property
+    def generation(self) -> int:
+        return self._state.generation
+
+    def close(self) -> None:
+        pass
+
+    # ----- writes ----------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[IndexedDocument]) -> None:
+        if not documents:
+            return
+        with self._writing() as (state, generation):
+            segment = Segment.from_documents(self._segment_id(generation), documents, self.settings.dense,
+                                             self.expectation.dimension)
+            segment.faiss
+            for item in documents:
+                old = state.segment_of(item.document.doc_id)
+                if old is not None:
+                    state = state.deleting(old, item.document.doc_id)
+            state = state.adding(segment)
+            written = {segment.segment_id: [list(t) for item in documents for t in item.tokens]}
+            self._publish(*self._merged(state, generation, written), generation)
+
+    def delete(self, doc_id: str) -> None:
+        with self._writing() as (state, generation):
+            segment_id = state.segment_of(doc_id)
+            if segment_id is None:
+                raise KeyError(doc_id)
+            self._publish(*self._merged(state.deleting(segment_id, doc_id), generation, {}), generation)
+
+    @contextmanager
+    def _writing(self):
+        """(state, next generation number) under the writer locks of this process and the folder."""
+        with self._lock:
+            if self.store is None:
+                yield self._state, self._state.generation + 1
+                return
+            with self.store.writer_lock():
+                self._catch_up()
+                yield self._state, self._state.generation + 1
+
+    def _catch_up(self) -> None:
+        """Another process may have written since this one loaded: start from its generation."""
+        if self._fresh:
+            return
+        on_disk = self.store.current_generation()
+        if on_disk is not None and on_disk != self._state.generation:
+            self._state = self._load()
+
+    def _segment_id(self, generation: int) -> str:
+        return self.store.new_segment_id(generation) if self.store else f"{generation:06d}-mem"
+
+    def _merged(self, state: CollectionState, generation: int, written: dict):
+        """The state after the merges worth making now, and the tokens of every new segment."""
+        parts = self._merge_plan(state)
+        if not parts:
+            return state, written
+        segment = merged(self._segment_id(generation) + "m", parts, dict(state.deleted), self.settings.dense,
+                         self.expectation.dimension)
+        segment.faiss
+        written = {k: v for k, v in written.items() if k not in {p.segment_id for p in parts}}
+        if len(segment):
+            written[segment.segment_id] = [segment.tokens_of(row) for row in range(len(segment))]
+        return state.replacing(parts, segment), written
+
+    def _merge_plan(self, state: CollectionState) -> list[Segment]:
+        segments = state.segments
+        heavy = [s for s in segments if state.dead_fraction(s) > self.settings.max_dead_fraction]
+        if len(segments) <= self.settings.max_segments:
+            return heavy
+        live = {s.segment_id: len(s) * (1 - state.dead_fraction(s)) for s in segments}
+        largest = max(segments, key=lambda s: live[s.segment_id])
+        if live[largest.segment_id] * 2 >= sum(live.values()) and largest not in heavy:
+            return [s for s in segments if s is not largest]  # leave the big one as it is
+        return list(segments)
+
+    def _publish(self, state: CollectionState, written: dict, generation: int) -> None:
+        if self.store is not None:
+            entries = {}
+            for segment in state.segments:
+                if segment.segment_id in written:
+                    entries[segment.segment_id] = self.store.write_segment(segment, written[segment.segment_id])
+            previous = self._segment_entries()
+            segments = [entries.get(s.segment_id) or previous[s.segment_id] for s in state.segments]
+            documents = {doc_id: {"segment": state.segment_of(doc_id), "path": doc.path,
+                                  "sha256": content_hash(doc), "encoding": doc.encoding}
+                         for doc_id, doc in state.documents().items()}
+            self.store.switch(new_manifest(generation, self.expectation, segments, dict(state.deleted), documents))
+            self.store.collect_garbage()
+        self._state = state.numbered(generation)
+        self._fresh = False
+
+    def _segment_entries(self) -> dict:
+        """Manifest entries (with checksums) of the segments already on disk."""
+        if self._fresh or not self.store.exists():
+            return {}
+        return {s["id"]: s for s in self.store.manifest()["segments"]}

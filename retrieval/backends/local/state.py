@@ -1,0 +1,248 @@
+"""The local collection at one moment: its segments, the reports deleted from them
+(tombstones), and BM25 statistics over the live rows. Immutable: a write makes the next
+state from this one in time proportional to the report written, and a question keeps
+the state it started with (it is the local `SearchView`).
+
+BM25 scores follow rank-bm25's BM25Okapi over the live chunks exactly: idf from the live
+document frequencies (negative values raised to epsilon times the mean idf), lengths
+normalised by the live average, each term's weight computed from the segment's term
+counts at query time, so adding a report never rewrites another report's weights."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from retrieval.backends.base import NO_FILTERS, Counts, Filters
+from retrieval.backends.local.bm25 import BM25Params, okapi_term_weight, raw_idf
+from retrieval.backends.local.segment import Segment
+from retrieval.models import Chunk, Document, Hit
+
+
+@dataclass(frozen=True, eq=False)
+class CollectionState:
+    segments: tuple[Segment, ...]
+    deleted: Mapping[str, frozenset[str]]  # segment id -> ids of reports removed from it
+    doc_freq: Mapping[str, int]  # live chunks holding each term
+    live_chunks: int
+    live_length: float  # tokens in the live chunks
+    bm25: BM25Params
+    generation: int = 0
+
+    # ----- making states ---------------------------------------------------------
+
+    @classmethod
+    def empty(cls, bm25: BM25Params) -> "CollectionState":
+        return cls((), {}, {}, 0, 0.0, bm25)
+
+    @classmethod
+    def of(cls, segments: Sequence[Segment], deleted: Mapping[str, frozenset[str]], bm25: BM25Params,
+           generation: int = 0) -> "CollectionState":
+        """A state computed from scratch (when loading from disk)."""
+        state = cls.empty(bm25)
+        for segment in segments:
+            state = state.adding(segment)
+        for segment_id, doc_ids in deleted.items():
+            for doc_id in doc_ids:
+                state = state.deleting(segment_id, doc_id)
+        return state.numbered(generation)
+
+    def numbered(self, generation: int) -> "CollectionState":
+        return CollectionState(self.segments, self.deleted, self.doc_freq, self.live_chunks, self.live_length,
+                               self.bm25, generation)
+
+    def adding(self, segment: Segment) -> "CollectionState":
+        doc_freq = dict(self.doc_freq)
+        for term, n in segment.document_frequencies().items():
+            doc_freq[term] = doc_freq.get(term, 0) + n
+        return CollectionState(self.segments + (segment,), self.deleted, doc_freq,
+                               self.live_chunks + len(segment), self.live_length + float(segment.doc_len.sum()),
+                               self.bm25, self.generation)
+
+    def deleting(self, segment_id: str, doc_id: str) -> "CollectionState":
+        """This state with one report's rows in one segment tombstoned."""
+        segment = self._segment(segment_id)
+        rows = segment.doc_rows.get(doc_id)
+        if rows is None or doc_id in self.deleted.get(segment_id, ()):
+            return self
+        doc_freq = dict(self.doc_freq)
+        for term, n in segment.document_frequencies(rows).items():
+            left = doc_freq[term] - n
+            if left:
+                doc_freq[term] = left
+            else:
+                del doc_freq[term]
+        deleted = dict(self.deleted)
+        deleted[segment_id] = deleted.get(segment_id, frozenset()) | {doc_id}
+        return CollectionState(self.segments, deleted, doc_freq, self.live_chunks - len(rows),
+                               self.live_length - float(segment.doc_len[rows].sum()), self.bm25, self.generation)
+
+    def replacing(self, old: Sequence[Segment], new: Segment) -> "CollectionState":
+        """Merged `old` segments swapped for `new`, which holds exactly their live rows."""
+        gone = {s.segment_id for s in old}
+        segments = tuple(s for s in self.segments if s.segment_id not in gone) + ((new,) if len(new) else ())
+        deleted = {k: v for k, v in self.deleted.items() if k not in gone}
+        return CollectionState(segments, deleted, self.doc_freq, self.live_chunks, self.live_length,
+                               self.bm25, self.generation)
+
+    def _segment(self, segment_id: str) -> Segment:
+        for s in self.segments:
+            if s.segment_id == segment_id:
+                return s
+        raise KeyError(segment_id)
+
+    # ----- what lives where ------------------------------------------------------
+
+    @cached_property
+    def _documents(self) -> dict[str, tuple[Document, str]]:
+        out = {}
+        for segment in self.segments:
+            gone = self.deleted.get(segment.segment_id, ())
+            for doc in segment.documents:
+                if doc.doc_id not in gone:
+                    out[doc.doc_id] = (doc, segment.segment_id)
+        return out
+
+    def documents(self) -> Mapping[str, Document]:
+        return {doc_id: doc for doc_id, (doc, _) in self._documents.items()}
+
+    def segment_of(self, doc_id: str) -> str | None:
+        entry = self._documents.get(doc_id)
+        return entry[1] if entry else None
+
+    def dead_rows(self, segment: Segment) -> np.ndarray | None:
+        gone = self.deleted.get(segment.segment_id)
+        if not gone:
+            return None
+        dead = np.zeros(len(segment), dtype=bool)
+        for doc_id in gone:
+            dead[segment.doc_rows.get(doc_id, [])] = True
+        return dead
+
+    def dead_fraction(self, segment: Segment) -> float:
+        dead = self.dead_rows(segment)
+        return float(dead.mean()) if dead is not None and len(segment) else 0.0
+
+    @cached_property
+    def _chunks(self) -> dict[str, Chunk]:
+        out = {}
+        for segment in self.segments:
+            gone = self.deleted.get(segment.segment_id, ())
+            for chunk in segment.chunks:
+                if chunk.doc_id not in gone:
+                    out[chunk.chunk_id] = chunk
+        return out
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self._chunks[chunk_id]
+
+    def counts(self) -> Counts:
+        return Counts(len(self._documents), self.live_chunks)
+
+    def _allowed(self, segment: Segment, filters: Filters) -> np.ndarray | None:
+        """Rows a question may see in the segment, or None for all of them."""
+        dead = self.dead_rows(segment)
+        if not filters and dead is None:
+            return None
+        keep = segment.mask(filters) if filters else np.ones(len(segment), dtype=bool)
+        return keep & ~dead if dead is not None else keep
+
+    # ----- BM25 ----------------------------------------------------------------------
+
+    @cached_property
+    def _idf_floor(self) -> float:
+        if not self.doc_freq:
+            return 0.0
+        df = np.fromiter(self.doc_freq.values(), dtype=np.float64, count=len(self.doc_freq))
+        return self.bm25.epsilon * float(raw_idf(df, self.live_chunks).mean())
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        present = [t for t in dict.fromkeys(terms) if t in self.doc_freq]
+        if not present:
+            return {}
+        df = np.array([self.doc_freq[t] for t in present], dtype=np.float64)
+        raw = raw_idf(df, self.live_chunks)
+        return {t: float(v if v >= 0 else self._idf_floor) for t, v in zip(present, raw)}
+
+    def bm25_scores(self, segment: Segment, tokens: Sequence[str]) -> np.ndarray:
+        """rank-bm25's score of every row of the segment (dead rows included)."""
+        scores = np.zeros(len(segment), dtype=np.float64)
+        counts = Counter(tokens)
+        idf = self.idf(list(counts))
+        if not idf:
+            return scores
+        avg_len = self.live_length / self.live_chunks if self.live_chunks and self.live_length > 0 else 1.0
+        for term, weight in idf.items():
+            rows, tf = segment.term_column(term)
+            if len(rows):
+                w = okapi_term_weight(tf.astype(np.float64), segment.doc_len[rows], avg_len,
+                                      self.bm25.k1, self.bm25.b)
+                scores[rows] += counts[term] * weight * w  # a repeated query term counts again
+        return scores
+
+    def lexical(self, tokens: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        candidates = []
+        for segment in self.segments:
+            scores = self.bm25_scores(segment, tokens)
+            allowed = self._allowed(segment, filters)
+            matched = scores > 0
+            if allowed is not None:
+                matched &= allowed
+            rows = np.flatnonzero(matched)
+            candidates += _best(segment, rows, scores[rows], k)
+        return _ranked(candidates, k)
+
+    # ----- dense -----------------------------------------------------------------------
+
+    def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        candidates = []
+        for segment in self.segments:
+            if not len(segment):
+                continue
+            allowed = self._allowed(segment, filters)
+            if allowed is None:
+                scores, rows = segment.faiss.search(query, min(k, len(segment)))
+                keep = rows[0] >= 0
+                candidates += _best(segment, rows[0][keep], scores[0][keep], k)
+            elif segment.dense.kind == "flat":
+                rows = np.flatnonzero(allowed)
+                candidates += _best(segment, rows, segment.vectors[rows] @ query[0], k)
+            else:
+                candidates += _best(segment, *_search_selected(segment, query, allowed, k), k)
+        return _ranked(candidates, k)
+
+
+def _search_selected(segment: Segment, query: np.ndarray, allowed: np.ndarray, k: int):
+    """An approximate index searched with the allowed rows as a FAISS ID selector."""
+    import faiss
+
+    bitmap = np.packbits(allowed, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(segment), faiss.swig_ptr(bitmap))
+    config = segment.dense
+    if config.kind == "hnsw":
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=config.hnsw_ef_search)
+    elif config.kind in ("ivf", "ivf_sq8") and hasattr(segment.faiss, "nprobe"):
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=config.ivf_probe)
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    scores, rows = segment.faiss.search(query, min(k, int(allowed.sum()) or 1), params=params)
+    keep = rows[0] >= 0
+    return rows[0][keep], scores[0][keep]
+
+
+def _best(segment: Segment, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[float, str]]:
+    if len(rows) > k:
+        top = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[top], scores[top]
+    return [(float(s), segment.chunks[r].chunk_id) for r, s in zip(rows, scores)]
+
+
+def _ranked(candidates: list[tuple[float, str]], k: int) -> list[Hit]:
+    """Best first, ties broken by chunk id so rankings are deterministic."""
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    return [Hit(cid, score, rank) for rank, (score, cid) in enumerate(candidates[:k], start=1)]

@@ -1,0 +1,375 @@
+"""The Milvus backend, through pymilvus's MilvusClient: a file path runs the embedded
+milvus-lite, `http://host:19530` a Milvus standalone or cluster, with the same code.
+
+Collections (NAME is the configured collection name):
+- NAME_chunks: one row per chunk and report version. The project's own normalised jieba
+  tokens sit in a text field read by Milvus's whitespace analyzer into a BM25 function,
+  so Milvus keeps the BM25 statistics across shards while the tokens stay ours; the dense
+  vector beside them (FLAT on lite, HNSW on a server). Its description records what built it.
+- NAME_documents: one row per report, naming its committed version: the commit point.
+- NAME_texts: the report's full text, in parts (a VARCHAR holds at most 64 KB).
+
+Milvus has no multi-row transactions, so every chunk row carries its report's version and
+a question sees only the versions committed when it began. A write inserts the new
+version's rows, then commits by upserting the report's row, then deletes older versions'
+rows, each step with Strong consistency: a report is searchable, whole, when the write
+returns. A crash between steps leaves rows of an uncommitted version, which no question
+sees and the next open removes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from retrieval.backends.base import NO_FILTERS, BackendError, Counts, Expectation, Filters, IndexedDocument
+from retrieval.backends.local.bm25 import BM25Params, raw_idf
+from retrieval.backends.local.store import chunk_from, chunk_row, document_from, document_row
+from retrieval.models import Chunk, Document, Hit
+
+_TEXT_PART = 16_000  # characters: at most 48 KB of UTF-8 per VARCHAR value
+_CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "chunk"]
+_STRONG = "Strong"
+
+
+@dataclass(frozen=True)
+class MilvusSettings:
+    uri: str  # a file path (milvus-lite) or http(s)://host:port
+    collection: str = "reportqa"
+    bm25: BM25Params = field(default_factory=BM25Params)
+    token: str = ""  # user:password or an API key, for servers that ask for one
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    hnsw_ef: int = 128
+    overfetch: int = 50  # extra hits asked for, to make up for rows of uncommitted versions
+
+    @property
+    def embedded(self) -> bool:
+        return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+
+def _client(settings: MilvusSettings):
+    # pymilvus logs every failed call and iterator detail itself; failures reach the caller
+    # as BackendError with a message, so its own log lines would only say it twice.
+    with warnings.catch_warnings():  # milvus-lite imports pkg_resources, deprecated upstream
+        warnings.simplefilter("ignore")
+        from pymilvus import MilvusClient
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+
+        if settings.embedded:
+            Path(settings.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return MilvusClient(uri=settings.uri, token=settings.token)
+        except Exception as exc:  # pymilvus raises its own exception types, and OSError for lite
+            raise BackendError(f"cannot reach Milvus at {settings.uri}: {exc}. Check REPORTQA_MILVUS_URI "
+                               "(a file path runs the embedded milvus-lite; http://host:19530 a server)") from None
+
+
+def _expr_in(field_name: str, values) -> str:
+    return f"{field_name} in {json.dumps(list(values), ensure_ascii=False)}"
+
+
+def filter_expression(filters: Filters) -> str:
+    """The neutral filter as a Milvus boolean expression."""
+    parts = []
+    if filters.cities:
+        parts.append(_expr_in("city", filters.cities))
+    if filters.years:
+        parts.append(_expr_in("year", [int(y) for y in filters.years]))
+    if filters.doc_ids:
+        parts.append(_expr_in("doc_id", filters.doc_ids))
+    return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class _Committed:
+    """What one report's committed version holds, as the application keeps it."""
+
+    version: int
+    document: Document
+    chunks: int
+    doc_freq: Counter  # chunks of the report holding each term (answers' idf)
+
+
+class MilvusView:
+    """The collection as committed when the view was made."""
+
+    def __init__(self, backend: "MilvusBackend", committed: Mapping[str, _Committed], doc_freq: Mapping[str, int],
+                 live_chunks: int):
+        self._backend = backend
+        self._committed = committed
+        self._doc_freq = doc_freq
+        self._live_chunks = live_chunks
+        self._chunks: dict[str, Chunk] = {}
+
+    def documents(self) -> Mapping[str, Document]:
+        return {doc_id: c.document for doc_id, c in self._committed.items()}
+
+    def counts(self) -> Counts:
+        return Counts(len(self._committed), self._live_chunks)
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        present = [t for t in dict.fromkeys(terms) if self._doc_freq.get(t)]
+        if not present:
+            return {}
+        df = np.array([self._doc_freq[t] for t in present], dtype=np.float64)
+        raw = raw_idf(df, self._live_chunks)
+        floor = self._backend.idf_floor(self._doc_freq, self._live_chunks)
+        return {t: float(v if v >= 0 else floor) for t, v in zip(present, raw)}
+
+    def lexical(self, tokens: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        text = " ".join(t for t in tokens if t.strip())
+        if not text or not self._committed:
+            return []
+        return self._search([text], "sparse", {"metric_type": "BM25"}, k, filters)
+
+    def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        if not self._committed:
+            return []
+        params = {"metric_type": "IP"}
+        if not self._backend.settings.embedded:
+            params["params"] = {"ef": max(self._backend.settings.hnsw_ef, k)}
+        return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", params, k, filters)
+
+    def _search(self, data, field_name: str, params: dict, k: int, filters: Filters) -> list[Hit]:
+        backend = self._backend
+        rows = backend.call("search", backend.chunks_name, data=data, anns_field=field_name,
+                            limit=min(k + backend.settings.overfetch, 16384), filter=filter_expression(filters),
+                            output_fields=_CHUNK_FIELDS, search_params=params, consistency_level=_STRONG)[0]
+        hits = []
+        for row in rows:
+            entity = row["entity"]
+            committed = self._committed.get(entity["doc_id"])
+            if committed is None or committed.version != entity["version"]:
+                continue  # a version being written, or one already replaced
+            chunk = chunk_from(entity["chunk"])
+            self._chunks[chunk.chunk_id] = chunk
+            hits.append((float(row["distance"]), chunk.chunk_id))
+        hits.sort(key=lambda h: (-h[0], h[1]))
+        return [Hit(cid, score, rank) for rank, (score, cid) in enumerate(hits[:k], start=1)]
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        if chunk_id not in self._chunks:
+            doc_id = chunk_id.rsplit(":", 1)[0]
+            committed = self._committed.get(doc_id)
+            if committed is None:
+                raise KeyError(chunk_id)
+            rows = self._backend.call("query", self._backend.chunks_name,
+                                      filter=f"chunk_id == {json.dumps(chunk_id, ensure_ascii=False)} "
+                                             f"and version == {committed.version}",
+                                      output_fields=["chunk"], consistency_level=_STRONG)
+            if not rows:
+                raise KeyError(chunk_id)
+            self._chunks[chunk_id] = chunk_from(rows[0]["chunk"])
+        return self._chunks[chunk_id]
+
+
+class MilvusBackend:
+    name = "milvus"
+
+    def __init__(self, settings: MilvusSettings, expectation: Expectation, fresh: bool = False):
+        self.settings = settings
+        self.location = settings.uri
+        self.expectation = expectation
+        self.client = _client(settings)
+        prefix = settings.collection
+        self.chunks_name, self.documents_name, self.texts_name = f"{prefix}_chunks", f"{prefix}_documents", f"{prefix}_texts"
+        self._lock = threading.Lock()
+        if fresh:
+            for name in (self.chunks_name, self.documents_name, self.texts_name):
+                if self.call("has_collection", name):
+                    self.call("drop_collection", name)
+        self._ensure_collections()
+        self._committed: dict[str, _Committed] = self._read_committed()
+        self._doc_freq: Counter = sum((c.doc_freq for c in self._committed.values()), Counter())
+        self._remove_uncommitted()
+
+    # ----- plumbing --------------------------------------------------------------------
+
+    def call(self, method: str, *args, **kwargs):
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"Milvus at {self.settings.uri} failed in {method}: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # closing a connection that already went away is not an error
+            pass
+
+    def idf_floor(self, doc_freq: Mapping[str, int], live_chunks: int) -> float:
+        """rank-bm25's floor for negative idf, as the local backend has it."""
+        if not doc_freq:
+            return 0.0
+        df = np.fromiter(doc_freq.values(), dtype=np.float64, count=len(doc_freq))
+        return self.settings.bm25.epsilon * float(raw_idf(df, live_chunks).mean())
+
+    def _ensure_collections(self) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        if self.call("has_collection", self.chunks_name):
+            description = self.call("describe_collection", self.chunks_name).get("description") or "{}"
+            try:
+                stored = json.loads(description)
+            except ValueError:
+                stored = {}
+            problems = self.expectation.mismatches(stored)
+            if problems:
+                raise BackendError(
+                    f"the Milvus collection {self.chunks_name} at {self.settings.uri} does not match this "
+                    f"configuration: {'; '.join(problems)}. Rebuild it with `reportqa index --backend milvus`.")
+            for name in (self.chunks_name, self.documents_name, self.texts_name):
+                self.call("load_collection", name)
+            return
+
+        schema = self.client.create_schema(auto_id=False, description=json.dumps(asdict(self.expectation)))
+        schema.add_field("row_id", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("chunk_id", DataType.VARCHAR, max_length=512)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
+        schema.add_field("version", DataType.INT64)
+        schema.add_field("city", DataType.VARCHAR, max_length=64)
+        schema.add_field("year", DataType.INT64)
+        schema.add_field("chunk", DataType.JSON)  # the chunk as cited: path, offsets, heading path, text
+        schema.add_field("tokens", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "whitespace"})
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.expectation.dimension)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["tokens"], output_field_names=["sparse"]))
+        index = self.client.prepare_index_params()
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params={"bm25_k1": self.settings.bm25.k1, "bm25_b": self.settings.bm25.b})
+        if self.settings.embedded:  # milvus-lite has no HNSW; FLAT is exact
+            index.add_index("dense", index_type="FLAT", metric_type="IP")
+        else:
+            index.add_index("dense", index_type="HNSW", metric_type="IP",
+                            params={"M": self.settings.hnsw_m, "efConstruction": self.settings.hnsw_ef_construction})
+        self.call("create_collection", self.chunks_name, schema=schema, index_params=index,
+                  consistency_level=_STRONG)
+
+        for name, fields in ((self.documents_name, ("version", "document", "chunks")),
+                             (self.texts_name, ("doc_id", "version", "part", "text"))):
+            schema = self.client.create_schema(auto_id=False)
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=600)
+            for f in fields:
+                if f in ("version", "chunks", "part"):
+                    schema.add_field(f, DataType.INT64)
+                elif f == "document":
+                    schema.add_field(f, DataType.JSON)
+                else:
+                    schema.add_field(f, DataType.VARCHAR, max_length=65535 if f == "text" else 512)
+            schema.add_field("pad", DataType.FLOAT_VECTOR, dim=2)  # Milvus collections need a vector field
+            index = self.client.prepare_index_params()
+            index.add_index("pad", index_type="FLAT", metric_type="L2")
+            self.call("create_collection", name, schema=schema, index_params=index, consistency_level=_STRONG)
+
+    def _read_committed(self) -> dict[str, _Committed]:
+        rows = self._query_all(self.documents_name, "version >= 0", ["key", "version", "document", "chunks"])
+        if not rows:
+            return {}
+        texts: dict[tuple[str, int], list[tuple[int, str]]] = {}
+        for row in self._query_all(self.texts_name, "part >= 0", ["doc_id", "version", "part", "text"]):
+            texts.setdefault((row["doc_id"], row["version"]), []).append((row["part"], row["text"]))
+        # Term statistics are the application's: counted once here from the rows' own tokens.
+        doc_freq: dict[tuple[str, int], Counter] = {}
+        for row in self._query_all(self.chunks_name, "version >= 0", ["doc_id", "version", "tokens"]):
+            doc_freq.setdefault((row["doc_id"], row["version"]), Counter()).update(set(row["tokens"].split()))
+        out = {}
+        for row in rows:
+            key = (row["key"], row["version"])
+            meta = dict(row["document"])
+            meta["text"] = "".join(t for _, t in sorted(texts.get(key, [])))
+            out[row["key"]] = _Committed(row["version"], document_from(meta), row["chunks"],
+                                         doc_freq.get(key, Counter()))
+        return out
+
+    def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict]:
+        iterator = self.call("query_iterator", collection, batch_size=1000, filter=expr, output_fields=fields)
+        rows = []
+        while True:
+            batch = iterator.next()
+            if not batch:
+                iterator.close()
+                return rows
+            rows.extend(batch)
+
+    def _remove_uncommitted(self) -> None:
+        """Rows of versions no report row names: left by a write that did not finish."""
+        for doc_id, committed in self._committed.items():
+            quoted = json.dumps(doc_id, ensure_ascii=False)
+            self.call("delete", self.chunks_name, filter=f"doc_id == {quoted} and version != {committed.version}")
+            self.call("delete", self.texts_name, filter=f"doc_id == {quoted} and version != {committed.version}")
+        if self._committed:
+            self.call("delete", self.chunks_name, filter=_expr_in("doc_id", self._committed).replace(" in ", " not in ", 1))
+            self.call("delete", self.texts_name, filter=_expr_in("doc_id", self._committed).replace(" in ", " not in ", 1))
+        else:
+            self.call("delete", self.chunks_name, filter="version >= 0")
+            self.call("delete", self.texts_name, filter="version >= 0")
+
+    # ----- reads -----------------------------------------------------------------------
+
+    def view(self) -> MilvusView:
+        with self._lock:
+            committed = dict(self._committed)
+            doc_freq = self._doc_freq
+        return MilvusView(self, committed, doc_freq, sum(c.chunks for c in committed.values()))
+
+    # ----- writes ----------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[IndexedDocument]) -> None:
+        for item in documents:
+            self._write_one(item)
+
+    def _write_one(self, item: IndexedDocument) -> None:
+        doc = item.document
+        version = time.time_ns()
+        quoted = json.dumps(doc.doc_id, ensure_ascii=False)
+        rows = [{"row_id": f"{c.chunk_id}@{version}", "chunk_id": c.chunk_id, "doc_id": c.doc_id,
+                 "version": version, "city": c.city or "", "year": int(c.year or 0), "chunk": chunk_row(c),
+                 "tokens": " ".join(tokens), "dense": vector.tolist()}
+                for c, tokens, vector in zip(item.chunks, item.tokens, np.asarray(item.vectors, dtype=np.float32))]
+        for start in range(0, len(rows), 500):
+            self.call("insert", self.chunks_name, rows[start : start + 500])
+        texts = [{"key": f"{doc.doc_id}@{version}#{i}", "doc_id": doc.doc_id, "version": version, "part": i,
+                  "text": doc.text[at : at + _TEXT_PART], "pad": [0.0, 0.0]}
+                 for i, at in enumerate(range(0, max(len(doc.text), 1), _TEXT_PART))]
+        self.call("insert", self.texts_name, texts)
+        doc_freq = Counter(t for tokens in item.tokens for t in set(tokens))
+        meta = document_row(doc)
+        meta.pop("text")
+        self.call("upsert", self.documents_name, [{"key": doc.doc_id, "version": version, "document": meta,
+                                                   "chunks": len(item.chunks), "pad": [0.0, 0.0]}])  # the commit point
+        self._committed_now(doc.doc_id, _Committed(version, doc, len(item.chunks), doc_freq))
+        self.call("delete", self.chunks_name, filter=f"doc_id == {quoted} and version != {version}")
+        self.call("delete", self.texts_name, filter=f"doc_id == {quoted} and version != {version}")
+
+    def delete(self, doc_id: str) -> None:
+        if doc_id not in self._committed:
+            raise KeyError(doc_id)
+        quoted = json.dumps(doc_id, ensure_ascii=False)
+        self.call("delete", self.documents_name, filter=f"key == {quoted}")  # the commit point
+        self._committed_now(doc_id, None)
+        self.call("delete", self.chunks_name, filter=f"doc_id == {quoted}")
+        self.call("delete", self.texts_name, filter=f"doc_id == {quoted}")
+
+    def _committed_now(self, doc_id: str, committed: _Committed | None) -> None:
+        with self._lock:
+            doc_freq = Counter(self._doc_freq)
+            old = self._committed.pop(doc_id, None)
+            if old is not None:
+                doc_freq.subtract(old.doc_freq)
+            if committed is not None:
+                self._committed[doc_id] = committed
+                doc_freq.update(committed.doc_freq)
+            self._doc_freq = +doc_freq  # drops terms no report holds any more

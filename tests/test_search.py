@@ -1,0 +1,66 @@
+"""Ranking above the backend boundary: citations, boosts, highlights, filters, diversity."""
+
+import pytest
+
+from retrieval.backends.base import Filters
+from retrieval.search.searcher import SearchConfig
+
+
+def test_search_returns_exact_citations(fake_engine, project):
+    outcome = fake_engine.search("温州国控断面水质比例", k=5)
+    assert outcome.results
+    for r in outcome.results:
+        raw = (project / r.chunk.path).read_text(encoding="utf-8")
+        assert raw[r.chunk.start : r.chunk.end] == r.chunk.text
+        for s, e in r.highlights:
+            assert 0 <= s < e <= len(r.chunk.text)
+
+
+def test_city_named_in_the_question_comes_first(fake_engine):
+    outcome = fake_engine.search("温州国控断面水质比例", k=3)
+    assert outcome.results[0].chunk.city == "温州"
+    assert "city:温州" in outcome.results[0].explanation.boosts
+
+
+def test_highlights_mark_what_matched_even_across_scripts(fake_engine):
+    result = fake_engine.search("溫州國控斷面", k=1).results[0]
+    marked = [result.chunk.text[s:e] for s, e in result.highlights]
+    assert "国控断面" in marked
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_filters_keep_only_matching_reports(fake_engine, mode):
+    outcome = fake_engine.search("空气质量优良率", k=10, mode=mode, filters=Filters(cities=("厦门",)))
+    assert outcome.results and {r.chunk.city for r in outcome.results} == {"厦门"}
+    outcome = fake_engine.search("空气质量优良率", k=10, mode=mode, filters=Filters(years=(2019,)))
+    assert outcome.results and {r.chunk.city for r in outcome.results} == {"嘉兴"}
+
+
+def test_questions_across_cities_cover_each_report(fake_engine):
+    outcome = fake_engine.search("哪个城市空气优良率最高", k=5)
+    assert len({r.chunk.doc_id for r in outcome.results}) == 5
+
+
+def test_every_hit_explains_itself(fake_engine):
+    result = fake_engine.search("赣州美丽建设项目完成投资", k=1).results[0]
+    e = result.explanation
+    assert e.bm25_rank is not None and e.bm25_score > 0
+    assert e.dense_rank is not None and -1 <= e.dense_score <= 1
+
+
+def test_bad_configuration_fails_early_with_the_valid_values():
+    with pytest.raises(ValueError, match="rrf, weighted"):
+        SearchConfig(fusion="borda")
+
+
+def test_unknown_mode_is_refused(fake_engine):
+    with pytest.raises(ValueError, match="hybrid, bm25, dense"):
+        fake_engine.search("水质", mode="sparse")
+
+
+def test_a_passage_that_never_names_its_city_still_matches_it(fake_engine, seed_chunks):
+    # This Wenzhou passage says 全市 (the whole city), never 温州: its indexed context does.
+    chunk = next(c for chunks in seed_chunks.values() for c in chunks if "启动新一轮老旧柴油货车淘汰" in c.text)
+    assert "温州" not in chunk.text
+    results = fake_engine.search("温州柴油货车淘汰", k=3, mode="bm25").results
+    assert chunk.chunk_id in [r.chunk.chunk_id for r in results]
