@@ -62,8 +62,8 @@ def _client(settings: MilvusSettings):
     with warnings.catch_warnings():  # milvus-lite imports pkg_resources, deprecated upstream
         warnings.simplefilter("ignore")
         from pymilvus import MilvusClient
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         if settings.embedded:
             Path(settings.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -203,6 +203,10 @@ class MilvusBackend:
             raise BackendError(f"Milvus at {self.settings.uri} failed in {method}: {exc}") from None
 
     def close(self) -> None:
+        if self.settings.embedded:
+            # milvus-lite runs one server per file, shared by every client of that file:
+            # closing one client would stop it under the others. It ends with the process.
+            return
         try:
             self.client.close()
         except Exception:  # closing a connection that already went away is not an error
