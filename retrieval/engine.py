@@ -15,8 +15,8 @@ import numpy as np
 
 from retrieval.answers.extractive import Answer, AnswerConfig, answer
 from retrieval.backends import BackendConfig, open_backend
-from retrieval.backends.base import (BackendError, Counts, Expectation, Filters, SearchBackend, SearchView,
-                                     content_hash)
+from retrieval.backends.base import (BackendError, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
+                                     SearchView, content_hash)
 from retrieval.documents.reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
 from retrieval.embedding.batching import QueryBatcher
 from retrieval.embedding.encoders import Encoder, EncoderConfig
@@ -143,6 +143,9 @@ class Engine:
                        if d.doc_id not in stored or content_hash(stored[d.doc_id]) != content_hash(d)]
             wanted = {d.doc_id for d in documents}
             removed = [doc_id for doc_id in stored if doc_id not in wanted]
+            changed, moved = self._moved_from_local(changed)
+            for start in range(0, len(moved), _INDEX_BATCH):
+                backend.upsert(moved[start : start + _INDEX_BATCH])
             embedded = self._store(backend, changed, progress)
             for doc_id in removed:
                 backend.delete(doc_id)
@@ -150,6 +153,21 @@ class Engine:
             counts = backend.view().counts()
         return IndexReport(counts.documents, counts.chunks, embedded, len(removed), tuple(problems),
                            self.backend_name, self.backend_location)
+
+    def _moved_from_local(self, documents: list[Document]) -> tuple[list[Document], list[IndexedDocument]]:
+        """Reports a local index in index_dir already holds, unchanged, with the same model and
+        tokenizer: moved to another backend as stored, not embedded again."""
+        if self.backend_name == "local" or not documents:
+            return documents, []
+        try:
+            local = open_backend(BackendConfig(), self.config.index_dir, self.expectation()).view()
+        except BackendError:
+            return documents, []
+        stored = local.documents()
+        moved = [local.indexed(d.doc_id) for d in documents
+                 if d.doc_id in stored and content_hash(stored[d.doc_id]) == content_hash(d)]
+        taken = {item.document.doc_id for item in moved}
+        return [d for d in documents if d.doc_id not in taken], moved
 
     def _store(self, backend: SearchBackend, documents: list[Document], progress: Progress | None) -> int:
         """Embed and store reports a batch at a time, progress counted over all their chunks."""

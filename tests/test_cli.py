@@ -63,3 +63,17 @@ def test_chunks_shows_outline_and_chunks(project):
     assert "厦门市生态环境局2024年生态环境保护工作总结" in out.stdout
     assert "一、坚持改革创新,生态文明建设取得新突破" in out.stdout
     assert "chunks:" in out.stdout
+
+
+def test_index_moves_a_local_collection_to_milvus_without_embedding_it_again(project):
+    uri = project / "moved" / "reportqa.db"
+    moved = reportqa(project, "index", "--backend", "milvus", "--milvus-uri", str(uri))
+    assert moved.returncode == 0, moved.stderr
+    assert "indexed 5 reports" in moved.stderr and "(0 embedded" in moved.stderr
+    assert f"milvus backend at {uri}" in moved.stderr
+    env_backend = {"REPORTQA_BACKEND": "milvus", "REPORTQA_MILVUS_URI": str(uri)}
+    found = subprocess.run([sys.executable, "-m", "service.cli", "search", "赣州美丽建设项目投资", "-k", "1", "--json"],
+                           cwd=project, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "REPORTQA_MODEL": "hashing-64", **env_backend})
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["results"][0]["city"] == "赣州"

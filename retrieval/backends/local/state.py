@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.backends.base import NO_FILTERS, Counts, Filters
+from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument
 from retrieval.backends.local.bm25 import BM25Params, okapi_term_weight, raw_idf
 from retrieval.backends.local.segment import Segment
 from retrieval.models import Chunk, Document, Hit
@@ -113,6 +113,17 @@ class CollectionState:
     def segment_of(self, doc_id: str) -> str | None:
         entry = self._documents.get(doc_id)
         return entry[1] if entry else None
+
+    def indexed(self, doc_id: str) -> IndexedDocument | None:
+        """A stored report as it was written: for moving it to another backend unembedded."""
+        segment_id = self.segment_of(doc_id)
+        if segment_id is None:
+            return None
+        segment = self._segment(segment_id)
+        rows = segment.doc_rows[doc_id]
+        doc = self._documents[doc_id][0]
+        return IndexedDocument(doc, tuple(segment.chunks[r] for r in rows),
+                               tuple(tuple(segment.tokens_of(r)) for r in rows), segment.vectors[rows])
 
     def dead_rows(self, segment: Segment) -> np.ndarray | None:
         gone = self.deleted.get(segment.segment_id)
