@@ -33,6 +33,8 @@ from retrieval.backends.local.dense import DenseConfig, build_faiss_index
 from retrieval.backends import BackendConfig
 from retrieval.engine import Engine, EngineConfig
 
+from .backend_perf import chart as backends_chart
+from .backend_perf import measure_backends
 from .questions import load_questions
 
 MODES = ("bm25", "dense", "hybrid")
@@ -321,6 +323,23 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
     return out
 
 
+def measure_backends_at_scale(engine: Engine, questions: list[str], sizes: list[int], rng) -> dict:
+    from retrieval.documents.chunking import split_sentences
+    from retrieval.models import Span
+
+    seed_chunks, centres = seed_rows(engine)
+    sentences = [c.text[s.start : s.end] for c in seed_chunks for s in split_sentences(c.text, Span(0, len(c.text)))]
+    sentence_tokens = [t for t in (engine.tokenizer.tokens(s) for s in sentences) if t]
+
+    def tokens_for(n):
+        return _documents_from_counts(*synthetic_counts(sentence_tokens, n, rng))
+
+    def vectors_for(n, n_queries):
+        return synthetic_vectors(centres, n, n_queries, rng)
+
+    return measure_backends(engine, questions, tokens_for, vectors_for, [c.context() for c in seed_chunks], sizes, _log)
+
+
 def _sweep(name, index, knob, values, queries, truth, search, set_knob) -> dict:
     """Latency and recall@10 against exact for each setting; the chosen one is the cheapest
     that reaches 0.95 recall, else the most accurate."""
@@ -369,6 +388,8 @@ TARGETS = {
         None if _at_million(r) is None else _approximate_at_million(_at_million(r))),
     "embedding >= 100 passages/s": lambda r: r["build"]["embedding_passages_per_s"] >= 100,
     "served seed index RSS <= 1.5 GB": lambda r: r["http"]["server_rss_mb"] <= 1536,
+    "adding one report to 100k chunks: its embedding + <= 1 s (local)": lambda r: (
+        r["backends"]["local/100000"]["add_one_report"]["write_s"] <= 1.0),
 }
 
 
@@ -446,6 +467,8 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     result["http"] = measure_http(engine.config, questions, requests_per_client=10 if quick else 30)
     sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
     result["scale"] = measure_scale(engine, questions, sizes, rng)
+    _log("both backends at 10k and 100k chunks")
+    result["backends"] = measure_backends_at_scale(engine, questions, [10_000, 100_000], rng)
     result["targets"] = {name: check(result) for name, check in TARGETS.items()}
     shutil.rmtree(Path(engine.config.index_dir).parent, ignore_errors=True)
 
@@ -453,6 +476,7 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
     chart(result, out.with_suffix(".png"))
+    backends_chart(result["backends"], out.with_name(out.name + "-backends.png"))
     print(json.dumps({k: result[k] for k in ("build", "embedding_passages_per_s", "in_process", "http")}, indent=1))
     for n, point in result["scale"]["points"].items():
         print(f"{n:>8} chunks: " + ", ".join(f"{k} {v['p50'] if isinstance(v, dict) else v}" for k, v in point.items()))

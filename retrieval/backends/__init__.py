@@ -24,6 +24,7 @@ class BackendConfig:
     milvus_uri: str = ""
     milvus_collection: str = "reportqa"
     milvus_token: str = ""
+    milvus_dense_index: str = "auto"  # FLAT on milvus-lite and HNSW on a server; or FLAT, IVF_FLAT, HNSW
 
     def __post_init__(self):
         if self.kind not in BACKENDS:
@@ -45,7 +46,7 @@ def open_backend(config: BackendConfig, index_dir: Path, expectation: Expectatio
     from retrieval.backends.milvus import MilvusBackend, MilvusSettings
 
     settings = MilvusSettings(uri=config.location(index_dir), collection=config.milvus_collection,
-                              bm25=config.bm25, token=config.milvus_token)
+                              bm25=config.bm25, token=config.milvus_token, dense_index=config.milvus_dense_index)
     return MilvusBackend(settings, expectation, fresh)
 
 

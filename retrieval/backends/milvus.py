@@ -38,6 +38,7 @@ from retrieval.models import Chunk, Document, Hit
 _TEXT_PART = 16_000  # characters: at most 48 KB of UTF-8 per VARCHAR value
 _CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "chunk"]
 _STRONG = "Strong"
+DENSE_INDEXES = ("auto", "FLAT", "IVF_FLAT", "HNSW")
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,30 @@ class MilvusSettings:
     collection: str = "reportqa"
     bm25: BM25Params = field(default_factory=BM25Params)
     token: str = ""  # user:password or an API key, for servers that ask for one
+    # auto: FLAT (exact) on milvus-lite, HNSW on a server; IVF_FLAT works on both.
+    dense_index: str = "auto"
+    ivf_nlist: int = 1024
+    ivf_nprobe: int = 64
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef: int = 128
     overfetch: int = 50  # extra hits asked for, to make up for rows of uncommitted versions
 
+    def __post_init__(self):
+        if self.dense_index not in DENSE_INDEXES:
+            raise ValueError(f"Milvus dense index must be one of {', '.join(DENSE_INDEXES)}, got {self.dense_index!r}")
+        if self.embedded and self.dense_index == "HNSW":
+            raise ValueError("milvus-lite has no HNSW index: use FLAT or IVF_FLAT, or a Milvus server")
+
     @property
     def embedded(self) -> bool:
         return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+    @property
+    def index_type(self) -> str:
+        if self.dense_index != "auto":
+            return self.dense_index
+        return "FLAT" if self.embedded else "HNSW"
 
 
 def _client(settings: MilvusSettings):
@@ -134,9 +151,12 @@ class MilvusView:
     def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         if not self._committed:
             return []
+        settings = self._backend.settings
         params = {"metric_type": "IP"}
-        if not self._backend.settings.embedded:
-            params["params"] = {"ef": max(self._backend.settings.hnsw_ef, k)}
+        if settings.index_type == "HNSW":
+            params["params"] = {"ef": max(settings.hnsw_ef, k + settings.overfetch)}
+        elif settings.index_type == "IVF_FLAT":
+            params["params"] = {"nprobe": settings.ivf_nprobe}
         return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", params, k, filters)
 
     def _search(self, data, field_name: str, params: dict, k: int, filters: Filters) -> list[Hit]:
@@ -254,11 +274,14 @@ class MilvusBackend:
         index = self.client.prepare_index_params()
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                         params={"bm25_k1": self.settings.bm25.k1, "bm25_b": self.settings.bm25.b})
-        if self.settings.embedded:  # milvus-lite has no HNSW; FLAT is exact
-            index.add_index("dense", index_type="FLAT", metric_type="IP")
+        kind = self.settings.index_type
+        if kind == "HNSW":
+            params = {"M": self.settings.hnsw_m, "efConstruction": self.settings.hnsw_ef_construction}
+        elif kind == "IVF_FLAT":
+            params = {"nlist": self.settings.ivf_nlist}
         else:
-            index.add_index("dense", index_type="HNSW", metric_type="IP",
-                            params={"M": self.settings.hnsw_m, "efConstruction": self.settings.hnsw_ef_construction})
+            params = {}
+        index.add_index("dense", index_type=kind, metric_type="IP", params=params)
         self.call("create_collection", self.chunks_name, schema=schema, index_params=index,
                   consistency_level=_STRONG)
 
