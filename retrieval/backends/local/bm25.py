@@ -1,7 +1,7 @@
-"""Okapi BM25 with rank-bm25's formulas, scored as one sparse matrix product.
+"""Okapi BM25 with rank-bm25's formulas, one small pure function each.
 
-rank-bm25 loops over every document in Python for each query; here the per-(document,
-term) weights are computed once at build time, so a query is a sum of a few columns."""
+rank-bm25 loops over every document in Python for each query; here a query reads only
+the term-frequency columns of its own terms, as numpy vectors."""
 
 from __future__ import annotations
 
@@ -38,7 +38,22 @@ def okapi_term_weight(tf: np.ndarray, doc_len: np.ndarray, avg_len: float, k1: f
     return tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avg_len))
 
 
+def okapi_scores(n_rows: int, columns, doc_len: np.ndarray, avg_len: float, params: "BM25Params") -> np.ndarray:
+    """Scores of n_rows chunks from the query terms' columns: (rows, term frequencies, idf,
+    times the term occurs in the query) each. A repeated query term counts again, as in
+    rank-bm25. Weights are computed at query time, so adding chunks rewrites no stored weight."""
+    scores = np.zeros(n_rows, dtype=np.float64)
+    for rows, tf, idf, repeats in columns:
+        if len(rows):
+            w = okapi_term_weight(tf.astype(np.float64), doc_len[rows], avg_len, params.k1, params.b)
+            scores[rows] += repeats * idf * w
+    return scores
+
+
 class BM25Index:
+    """BM25 over one fixed set of chunks with its own statistics: the scoring the local
+    backend does per segment, on its own (for the scale benchmark and the oracle test)."""
+
     def __init__(self, corpus_tokens: list[list[str]], params: BM25Params = BM25Params()):
         vocabulary: dict[str, int] = {}
         rows, cols, tfs = [], [], []
@@ -47,7 +62,7 @@ class BM25Index:
                 rows.append(row)
                 cols.append(vocabulary.setdefault(term, len(vocabulary)))
                 tfs.append(tf)
-        counts = sparse.csr_matrix((np.asarray(tfs, dtype=np.float64), (rows, cols)),
+        counts = sparse.csr_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)),
                                    shape=(len(corpus_tokens), len(vocabulary)))
         self._build(counts, vocabulary, params)
 
@@ -61,23 +76,17 @@ class BM25Index:
 
     def _build(self, counts: sparse.spmatrix, vocabulary: dict[str, int], params: BM25Params) -> None:
         self.params, self.vocabulary = params, vocabulary
-        counts = sparse.coo_matrix(counts)
-        n_docs, n_terms = counts.shape
-        self.n_docs = n_docs
-        rows, cols, tf = counts.row.astype(np.int64), counts.col.astype(np.int64), counts.data.astype(np.float64)
-        doc_len = np.bincount(rows, weights=tf, minlength=n_docs)
-        doc_freq = np.bincount(cols, minlength=n_terms).astype(np.float64)
-        self.idf = okapi_idf(doc_freq, n_docs, params.epsilon)
-        avg_len = doc_len.mean() if n_docs and doc_len.mean() > 0 else 1.0
-        weight = self.idf[cols] * okapi_term_weight(tf, doc_len[rows], avg_len, params.k1, params.b)
-        # Columns are terms: a query reads only the columns of its own terms.
-        self.matrix = sparse.csc_matrix((weight, (rows, cols)), shape=(n_docs, n_terms), dtype=np.float32)
+        self.matrix = sparse.csc_matrix(counts, dtype=np.float32)  # columns are terms
+        self.n_docs = self.matrix.shape[0]
+        self.doc_len = np.asarray(self.matrix.sum(axis=1), dtype=np.float64).ravel()
+        self.idf = okapi_idf(np.diff(self.matrix.indptr).astype(np.float64), self.n_docs, params.epsilon)
+        self.avg_len = self.doc_len.mean() if self.n_docs and self.doc_len.mean() > 0 else 1.0
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """A score per document; a repeated query term counts again, as in rank-bm25."""
-        counts = Counter(t for t in query_tokens if t in self.vocabulary)
-        if not counts or not self.n_docs:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        cols = np.fromiter((self.vocabulary[t] for t in counts), dtype=np.int64)
-        weights = np.fromiter(counts.values(), dtype=np.float32)
-        return np.asarray(self.matrix[:, cols] @ weights).ravel()
+        m = self.matrix
+        columns = []
+        for term, repeats in Counter(t for t in query_tokens if t in self.vocabulary).items():
+            j = self.vocabulary[term]
+            lo, hi = m.indptr[j], m.indptr[j + 1]
+            columns.append((m.indices[lo:hi], m.data[lo:hi], self.idf[j], repeats))
+        return okapi_scores(self.n_docs, columns, self.doc_len, self.avg_len, self.params)

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument
-from retrieval.backends.local.bm25 import BM25Params, okapi_term_weight, raw_idf
+from retrieval.backends.local.bm25 import BM25Params, okapi_scores, raw_idf
 from retrieval.backends.local.segment import Segment
 from retrieval.models import Chunk, Document, Hit
 
@@ -181,19 +181,10 @@ class CollectionState:
 
     def bm25_scores(self, segment: Segment, tokens: Sequence[str]) -> np.ndarray:
         """rank-bm25's score of every row of the segment (dead rows included)."""
-        scores = np.zeros(len(segment), dtype=np.float64)
         counts = Counter(tokens)
-        idf = self.idf(list(counts))
-        if not idf:
-            return scores
+        columns = [(*segment.term_column(term), idf, counts[term]) for term, idf in self.idf(list(counts)).items()]
         avg_len = self.live_length / self.live_chunks if self.live_chunks and self.live_length > 0 else 1.0
-        for term, weight in idf.items():
-            rows, tf = segment.term_column(term)
-            if len(rows):
-                w = okapi_term_weight(tf.astype(np.float64), segment.doc_len[rows], avg_len,
-                                      self.bm25.k1, self.bm25.b)
-                scores[rows] += counts[term] * weight * w  # a repeated query term counts again
-        return scores
+        return okapi_scores(len(segment), columns, segment.doc_len, avg_len, self.bm25)
 
     def lexical(self, tokens: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         candidates = []
