@@ -161,6 +161,40 @@ def start_server(config: EngineConfig, port: int) -> subprocess.Popen:
     raise RuntimeError("the server did not start within 300 s")
 
 
+def measure_load(config: EngineConfig, questions: list[str], total: int, clients: int = 16) -> dict:
+    """`total` uncached hybrid searches from `clients` concurrent clients: errors and latency."""
+    import httpx
+
+    port = _free_port()
+    server = start_server(config, port)
+    url = f"http://127.0.0.1:{port}/v1/search"
+    statuses: dict[str, int] = {}
+    times: list[float] = []
+
+    def worker(offset: int) -> None:
+        with httpx.Client(timeout=60) as c:
+            for i in range(offset, total, clients):
+                started = time.perf_counter()
+                try:
+                    status = str(c.post(url, json={"query": questions[i % len(questions)]}).status_code)
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                times.append((time.perf_counter() - started) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(worker, range(clients)))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"requests": total, "clients": clients, "statuses": statuses,
+            "errors": sum(n for s, n in statuses.items() if s != "200"),
+            "rps": round(total / elapsed, 1), "latency_ms": percentiles(times)}
+
+
 def measure_http(config: EngineConfig, questions: list[str], requests_per_client: int) -> dict:
     import httpx
 
@@ -388,6 +422,8 @@ TARGETS = {
         None if _at_million(r) is None else _approximate_at_million(_at_million(r))),
     "embedding >= 100 passages/s": lambda r: r["build"]["embedding_passages_per_s"] >= 100,
     "served seed index RSS <= 1.5 GB": lambda r: r["http"]["server_rss_mb"] <= 1536,
+    "10,000 searches at 16 clients with 0 errors": lambda r: (
+        None if r["load"]["requests"] < 10_000 else r["load"]["errors"] == 0),
     "adding one report to 100k chunks: its embedding + <= 1 s (local)": lambda r: (
         r["backends"]["local/100000"]["add_one_report"]["write_s"] <= 1.0),
 }
@@ -467,6 +503,8 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     result["http"] = measure_http(engine.config, questions, requests_per_client=10 if quick else 30)
     sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
     result["scale"] = measure_scale(engine, questions, sizes, rng)
+    _log("load: searches at 16 clients")
+    result["load"] = measure_load(engine.config, questions, 1_000 if quick else 10_000)
     _log("both backends at 10k and 100k chunks")
     result["backends"] = measure_backends_at_scale(engine, questions, [10_000, 100_000], rng)
     result["targets"] = {name: check(result) for name, check in TARGETS.items()}

@@ -4,6 +4,8 @@ reads one view of the collection, so no search sees a report half-added."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -17,7 +19,7 @@ from retrieval.answers.extractive import Answer, AnswerConfig, answer
 from retrieval.backends import BackendConfig, open_backend
 from retrieval.backends.base import (BackendError, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
                                      SearchView, content_hash)
-from retrieval.documents.reading import ReadProblem, ReportError, doc_id_for, document_from_bytes, read_reports, report_files
+from retrieval.documents.reading import ReadProblem, ReportError, document_from_bytes, read_reports, report_files
 from retrieval.embedding.batching import QueryBatcher
 from retrieval.embedding.encoders import Encoder, EncoderConfig
 from retrieval.embedding.registry import encoder_for
@@ -26,14 +28,66 @@ from retrieval.models import Document
 from retrieval.search.query import QueryAnalyzer
 from retrieval.search.searcher import SearchConfig, Searcher, SearchOutcome
 from retrieval.text.tokenize import Tokenizer, TokenizerConfig
+from retrieval.transactions import Checkpoint, Intent, IntentLog, fsync_path, no_checkpoint, write_synced, writer_lock
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
-_SAFE_NAME = re.compile(r"^[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]{0,120}$")
+# A report's id is its name: letters, digits, Chinese, _ - and . (not first), nothing else.
+_REPORT_ID = re.compile(r"[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]*")
+MAX_ID_BYTES = 200  # in UTF-8: with ".txt" and a staging prefix it stays under 255-byte file names
+_BOM = b"\xef\xbb\xbf"
+log = logging.getLogger("reportqa.engine")
 _INDEX_BATCH = 32  # reports embedded and stored per backend write when indexing a folder
 
 
 class UnknownDocument(KeyError):
     pass
+
+
+class DocumentExists(ValueError):
+    """A report by that id is already stored: replace it on purpose (PUT), not by accident."""
+
+
+class VersionMismatch(ValueError):
+    """The stored report is not the version the caller based its change on."""
+
+
+def report_id(name: str) -> str:
+    """The id a report is stored and cited under: its file name without .txt, exactly, or
+    ReportError saying what is wrong with the name."""
+    stem = name[:-4] if name.endswith(".txt") else name
+    if not _REPORT_ID.fullmatch(stem) or ".." in stem:
+        raise ReportError(f"{name!r} is not a usable report name: use letters, digits, Chinese, _ - and . "
+                          "(not first), e.g. 005_hangzhou_2024")
+    if len(stem.encode("utf-8")) > MAX_ID_BYTES:
+        raise ReportError(f"the report name is {len(stem.encode('utf-8'))} bytes in UTF-8; the limit is {MAX_ID_BYTES}")
+    return stem
+
+
+def document_version(doc: Document) -> str:
+    """What If-Match compares: the report text's digest, so equal texts are equal versions."""
+    return content_hash(doc)[:16]
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What a start-up check of the reports against the index found and repaired."""
+
+    recovered: str  # what was done about a write a crash interrupted, or ""
+    added: tuple[str, ...]  # files the index lacked
+    reindexed: tuple[str, ...]  # files whose text differed from what the index holds
+    removed: tuple[str, ...]  # reports whose file is gone
+
+    @property
+    def repaired(self) -> bool:
+        return bool(self.recovered or self.added or self.reindexed or self.removed)
+
+    def __str__(self) -> str:
+        parts = [self.recovered] if self.recovered else []
+        for what, ids in (("indexed", self.added), ("re-indexed (file changed)", self.reindexed),
+                          ("removed (file gone)", self.removed)):
+            if ids:
+                parts.append(f"{what}: {', '.join(ids)}")
+        return "; ".join(parts) or "every report matches its file"
 
 
 @dataclass(frozen=True)
@@ -65,8 +119,10 @@ class Engine:
     """Built from one configuration value: the CLI, the app and the benchmarks all make
     their engine this way and never wire its parts by hand."""
 
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None):
+    def __init__(self, config: EngineConfig, encoder: Encoder | None = None, checkpoint: Checkpoint = no_checkpoint):
         self.config = config
+        self.checkpoint = checkpoint  # fault-injection tests crash the process at a named step
+        self.intents = IntentLog(config.index_dir)
         self.tokenizer = Tokenizer(config.tokenizer)
         self.encoder = encoder or encoder_for(config.encoder)
         self.analyzer = QueryAnalyzer(self.tokenizer)
@@ -121,38 +177,82 @@ class Engine:
         self.backend = backend
         return backend.view().counts().documents > 0
 
-    def load(self) -> None:
-        """Open the stored collection; BackendError when there is none or it cannot be used."""
+    def load(self) -> Reconciliation:
+        """Open the stored collection (BackendError when there is none or it cannot be used),
+        finish or undo a write a crash interrupted, and bring the index in line with the files."""
         backend = self._open()
-        if not backend.view().counts().documents:
+        if not backend.view().counts().documents and not self.intents.pending():
             raise BackendError(f"there is no index in {self.backend_location}; build one with `reportqa index`")
         self._install(backend)
+        with self._write_lock, self._writer():
+            recovered = self._recover(backend)
+            report = self._sync(backend, None)
+        found = Reconciliation(recovered, report.added, report.reindexed, report.removed)
+        log.info("start-up check of %s against the index: %s", self.config.seeds_dir, found)
+        return found
 
     def build(self, progress: Progress | None = None) -> IndexReport:
         """Make the index hold exactly the reports in seeds_dir: new and changed reports are
         embedded and stored, unchanged ones kept, missing ones removed. A stored collection
         that is corrupt or was built with other settings is rebuilt from scratch."""
-        with self._write_lock:
-            documents, problems = read_reports(report_files(self.config.seeds_dir), self.cite)
+        with self._write_lock, self._writer():
             try:
                 backend = self.backend or self._open()
             except BackendError:
                 backend = self._open(fresh=True)
-            stored = backend.view().documents()
-            changed = [d for d in documents
-                       if d.doc_id not in stored or content_hash(stored[d.doc_id]) != content_hash(d)]
-            wanted = {d.doc_id for d in documents}
-            removed = [doc_id for doc_id in stored if doc_id not in wanted]
-            changed, moved = self._moved_from_local(changed)
-            for start in range(0, len(moved), _INDEX_BATCH):
-                backend.upsert(moved[start : start + _INDEX_BATCH])
-            embedded = self._store(backend, changed, progress)
-            for doc_id in removed:
-                backend.delete(doc_id)
+            self._recover(backend)
+            synced = self._sync(backend, progress)
             self._install(backend)
             counts = backend.view().counts()
-        return IndexReport(counts.documents, counts.chunks, embedded, len(removed), tuple(problems),
+        return IndexReport(counts.documents, counts.chunks, synced.embedded, len(synced.removed), synced.problems,
                            self.backend_name, self.backend_location)
+
+    def _writer(self):
+        return writer_lock(self.config.index_dir)
+
+    def _sync(self, backend: SearchBackend, progress: Progress | None) -> "_Synced":
+        documents, problems = read_reports(report_files(self.config.seeds_dir), self.cite)
+        documents, collisions = _without_colliding_ids(documents)
+        stored = backend.view().documents()
+        added = [d for d in documents if d.doc_id not in stored]
+        changed = [d for d in documents if d.doc_id in stored and content_hash(stored[d.doc_id]) != content_hash(d)]
+        wanted = {d.doc_id for d in documents}
+        removed = [doc_id for doc_id in stored if doc_id not in wanted]
+        fresh, moved = self._moved_from_local(added + changed)
+        for start in range(0, len(moved), _INDEX_BATCH):
+            backend.upsert(moved[start : start + _INDEX_BATCH])
+        embedded = self._store(backend, fresh, progress)
+        for doc_id in removed:
+            backend.delete(doc_id)
+        if added or changed or removed:
+            self._invalidate()
+        return _Synced(tuple(d.doc_id for d in added), tuple(d.doc_id for d in changed), tuple(removed), embedded,
+                       tuple(problems) + collisions)
+
+    def _recover(self, backend: SearchBackend) -> str:
+        """Finish a write the backend committed before a crash, undo one it did not."""
+        intent = self.intents.pending()
+        if intent is None:
+            return ""
+        stored = backend.view().documents().get(intent.doc_id)
+        staged, target = Path(intent.staged), Path(intent.target)
+        if intent.op == "put":
+            committed = stored is not None and content_hash(stored) == intent.sha256
+            if committed and staged.exists():
+                staged.replace(target)
+                outcome = f"an interrupted write of {intent.doc_id} was finished (the index had committed it)"
+            else:
+                staged.unlink(missing_ok=True)
+                outcome = (f"an interrupted write of {intent.doc_id} was " +
+                           ("already complete" if committed else "undone (the index had not committed it)"))
+        else:
+            if stored is not None:
+                backend.delete(intent.doc_id)
+            target.unlink(missing_ok=True)
+            outcome = f"an interrupted delete of {intent.doc_id} was finished"
+        self.intents.path.unlink(missing_ok=True)
+        log.warning("recovery: %s", outcome)
+        return outcome
 
     def _moved_from_local(self, documents: list[Document]) -> tuple[list[Document], list[IndexedDocument]]:
         """Reports a local index in index_dir already holds, unchanged, with the same model and
@@ -193,10 +293,9 @@ class Engine:
         if self.backend is not None:
             self.backend.close()
 
-    def load_or_build(self, progress: Progress | None = None) -> IndexReport | None:
+    def load_or_build(self, progress: Progress | None = None) -> IndexReport | Reconciliation:
         if self.has_saved_index():
-            self.load()
-            return None
+            return self.load()
         return self.build(progress)
 
     def searcher(self, config: SearchConfig | None = None) -> Searcher:
@@ -207,6 +306,7 @@ class Engine:
         if self.backend is not None and self.backend is not backend:
             self.backend.close()
         self.backend = backend
+        backend.checkpoint = self.checkpoint
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -220,39 +320,56 @@ class Engine:
         self.encoder.encode_passages(["warm up 预热"])
         self.tokenizer.tokens("预热")
 
-    def add_document(self, name: str, data: bytes) -> Document:
-        """Add or replace one report (UTF-8 or GBK text). It is stored in seeds_dir as UTF-8,
-        so its citations open as every other report's do."""
-        if not _SAFE_NAME.match(name) or ".." in name:
-            raise ReportError(f"{name!r} is not a usable file name: use letters, digits, Chinese, _ - and .")
-        if not name.endswith(".txt"):
-            name += ".txt"
+    def add_document(self, name: str, data: bytes, replace: bool = False, if_match: str | None = None) -> Document:
+        """Store one report (UTF-8 or GBK text) under its name, in seeds_dir as UTF-8 so its
+        citations open as every other report's do. An existing id is replaced only when asked
+        (DocumentExists otherwise), and if_match, when given, must name the stored version.
+        The text, chunks, vectors and manifest entry become visible together or not at all."""
+        doc_id = report_id(name)
         if len(data) > MAX_REPORT_BYTES:
             raise ReportError(f"{name}: {len(data)} bytes is over the {MAX_REPORT_BYTES} byte limit")
-        target = Path(self.config.seeds_dir) / name
-        doc = document_from_bytes(data, doc_id_for(target), self.cite(target), name)
-        with self._write_lock:
+        target = Path(self.config.seeds_dir) / f"{doc_id}.txt"
+        doc = document_from_bytes(data.removeprefix(_BOM), doc_id, self.cite(target), name)
+        with self._write_lock, self._writer():
             backend = self._loaded_backend()
+            existing = backend.view().documents().get(doc_id)
+            if existing is not None and not replace:
+                raise DocumentExists(f"a report {doc_id!r} is already stored; replace it with PUT /v1/documents/{doc_id}")
+            if if_match is not None and (existing is None or document_version(existing) != if_match.strip('"')):
+                found = document_version(existing) if existing else "no report"
+                raise VersionMismatch(f"report {doc_id!r} is at version {found}, not {if_match}; "
+                                      "fetch it again and retry")
             items = self.indexer.index([doc])
-            # The file first: if storing fails, the next `reportqa index` still finds it.
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(doc.text, encoding="utf-8", newline="")
-            tmp.replace(target)
-            backend.upsert(items)
-            self._invalidate()
+            staged = target.with_name(f".{target.name}.staged")
+            with self.intents.recording(Intent("put", doc_id, str(target), str(staged), content_hash(doc))):
+                self.checkpoint("intent_recorded")
+                write_synced(staged, doc.text)
+                self.checkpoint("file_staged")
+                backend.upsert(items)
+                self._invalidate()
+                self.checkpoint("index_committed")
+                staged.replace(target)
+                fsync_path(target.parent)
+                self.checkpoint("file_in_place")
         return doc
 
     def delete_document(self, doc_id: str) -> None:
-        with self._write_lock:
+        with self._write_lock, self._writer():
             backend = self._loaded_backend()
             doc = backend.view().documents().get(doc_id)
             if doc is None:
                 raise UnknownDocument(doc_id)
-            backend.delete(doc_id)
-            self._invalidate()
             path = Path(self.config.project_root) / doc.path
-            if path.resolve().parent == Path(self.config.seeds_dir).resolve() and path.exists():
-                path.unlink()
+            ours = path.resolve().parent == Path(self.config.seeds_dir).resolve()
+            with self.intents.recording(Intent("delete", doc_id, str(path) if ours else "")):
+                self.checkpoint("intent_recorded")
+                backend.delete(doc_id)
+                self._invalidate()
+                self.checkpoint("index_committed")
+                if ours:
+                    path.unlink(missing_ok=True)
+                    fsync_path(path.parent)
+                self.checkpoint("file_removed")
 
     def _loaded_backend(self) -> SearchBackend:
         if self.backend is None:
@@ -289,7 +406,9 @@ class Engine:
         # The view itself, not its id: a cached entry keeps its view alive, so a new view
         # can never be mistaken for an old one that happened to share an id. Writes by this
         # engine clear the cache too, for backends whose views are made per question.
-        key = (searcher.view, query, k, mode, filters)
+        # The question and filters by digest: a key costs the same however large they are.
+        asked = hashlib.sha256(repr((query, k, mode, filters)).encode("utf-8", "surrogatepass")).digest()
+        key = (searcher.view, asked)
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -315,6 +434,29 @@ class Engine:
 
     def _similarity(self, question: str, sentences: list[str]) -> np.ndarray:
         return self.encoder.encode_passages(sentences) @ self._query_vector(question)
+
+
+@dataclass(frozen=True)
+class _Synced:
+    added: tuple[str, ...]
+    reindexed: tuple[str, ...]
+    removed: tuple[str, ...]
+    embedded: int
+    problems: tuple[ReadProblem, ...]
+
+
+def _without_colliding_ids(documents: list[Document]) -> tuple[list[Document], tuple[ReadProblem, ...]]:
+    """Two files whose names give one id would serve one's chunks under the other's text:
+    the first keeps the id, the others are refused with a message naming both."""
+    first: dict[str, Document] = {}
+    problems = []
+    for doc in documents:
+        if doc.doc_id in first:
+            problems.append(ReadProblem(doc.path, f"{doc.path}: its id {doc.doc_id!r} is already taken by "
+                                                  f"{first[doc.doc_id].path}; rename one of the two files"))
+        else:
+            first[doc.doc_id] = doc
+    return list(first.values()), tuple(problems)
 
 
 def progress_printer(bar_factory: Callable) -> Progress:

@@ -45,9 +45,13 @@ def open_engine(args):
     engine = Engine(engine_config(args))
     if not engine.has_saved_index():
         print(f"no index in {args.index}: building it from {args.seeds}", file=sys.stderr)
+    from retrieval.engine import IndexReport
+
     report = engine.load_or_build(progress_printer(_bar("embedding")))
-    if report:
+    if isinstance(report, IndexReport):
         _print_index_report(report)
+    elif report.repaired:
+        print(f"start-up check of {args.seeds} against the index: {report}", file=sys.stderr)
     return engine
 
 

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from retrieval.answers.extractive import Answer, Evidence
 from retrieval.models import Chunk, Document, Result
 from retrieval.search.searcher import SearchOutcome
 
 Mode = Literal["hybrid", "bm25", "dense"]
+MAX_FILTER_VALUES = 50
+
+
+def _encodable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds characters that are not valid Unicode text (a lone surrogate?)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_encodable)]
 
 
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    city: list[str] | None = Field(None, examples=[["温州"]], description="only these cities")
-    year: list[int] | None = Field(None, examples=[[2023]], description="only passages about these years (a report's summary year or plan year)")
-    doc_id: list[str] | None = Field(None, description="only these reports")
+    city: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, examples=[["温州"]], description="only these cities")
+    year: list[int] | None = Field(None, max_length=MAX_FILTER_VALUES, examples=[[2023]],
+                                   description="only passages about these years (a report's summary year or plan year)")
+    doc_id: list[Name] | None = Field(None, max_length=MAX_FILTER_VALUES, description="only these reports")
 
 
 class SearchRequest(BaseModel):
@@ -26,7 +40,7 @@ class SearchRequest(BaseModel):
         {"query": "赣州美丽建设项目完成了多少投资", "top_k": 10, "mode": "hybrid",
          "filters": {"city": ["赣州"], "year": [2022]}},
     ]})
-    query: str = Field(..., description="the question, in Chinese (simplified or traditional) or English")
+    query: Text = Field(..., description="the question, in Chinese (simplified or traditional) or English")
     top_k: int = Field(10, ge=1, le=100)
     mode: Mode = "hybrid"
     filters: FiltersIn | None = None
@@ -37,9 +51,13 @@ class AskRequest(BaseModel):
         {"question": "溫州危廢跨區域處置補償機制"},
         {"question": "which city achieved 100% national-section water quality"},
     ]})
-    question: str
+    question: Text
     top_k: int = Field(10, ge=1, le=100)
     filters: FiltersIn | None = None
+
+
+# [start, end): a list of two offsets (a JSON array of fixed length, valid in any OpenAPI tool).
+Span = Annotated[list[int], Field(min_length=2, max_length=2)]
 
 
 class Source(BaseModel):
@@ -72,7 +90,7 @@ class Cited(BaseModel):
 class SearchResult(Cited):
     rank: int
     score: float
-    highlights: list[tuple[int, int]]
+    highlights: list[Span] = Field(description="[start, end) offsets within text of what matched the question")
     explanation: Explanation
 
 
@@ -85,7 +103,7 @@ class SearchResponse(BaseModel):
 
 
 class EvidenceOut(Cited):
-    value: tuple[int, int] | None = Field(None, description="the key value's [start, end) within text")
+    value: Span | None = Field(None, description="the key value's [start, end) within text")
 
 
 class AskResponse(BaseModel):
@@ -114,7 +132,7 @@ class DocumentSummary(BaseModel):
 
 class DocumentOut(DocumentSummary):
     text: str
-    content: list[tuple[int, int]]
+    content: list[Span] = Field(description="[start, end) spans of the report itself, without page furniture")
 
 
 class ErrorBody(BaseModel):
@@ -134,7 +152,7 @@ def _cited(c: Chunk, text: str, start: int, end: int) -> dict:
 def result_out(r: Result) -> SearchResult:
     c, e = r.chunk, r.explanation
     return SearchResult(
-        **_cited(c, c.text, c.start, c.end), rank=r.rank, score=round(r.score, 6), highlights=list(r.highlights),
+        **_cited(c, c.text, c.start, c.end), rank=r.rank, score=round(r.score, 6), highlights=[list(h) for h in r.highlights],
         explanation=Explanation(bm25_rank=e.bm25_rank, bm25_score=e.bm25_score, dense_rank=e.dense_rank,
                                 dense_score=e.dense_score, boosts=list(e.boosts)),
     )
@@ -146,7 +164,7 @@ def search_out(o: SearchOutcome) -> SearchResponse:
 
 
 def evidence_out(e: Evidence) -> EvidenceOut:
-    return EvidenceOut(**_cited(e.chunk, e.text, e.span.start, e.span.end), value=e.value)
+    return EvidenceOut(**_cited(e.chunk, e.text, e.span.start, e.span.end), value=list(e.value) if e.value else None)
 
 
 def ask_out(a: Answer) -> AskResponse:
@@ -163,4 +181,4 @@ def document_summary(d: Document) -> DocumentSummary:
 
 def document_out(d: Document) -> DocumentOut:
     return DocumentOut(**document_summary(d).model_dump(), text=d.text,
-                       content=[(s.start, s.end) for s in d.content])
+                       content=[[s.start, s.end] for s in d.content])

@@ -146,3 +146,103 @@ def test_the_page_and_the_docs_are_served(client):
     spec = client.get("/openapi.json").json()
     assert "/v1/search" in spec["paths"] and "/v1/ask" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+# ----- bounded requests and HTTP hygiene (docs/reliability.md) -------------------------
+
+
+def test_a_lone_surrogate_is_refused_not_a_crash(client):
+    for route, field in (("/v1/search", "query"), ("/v1/ask", "question")):
+        response = client.post(route, content=('{"%s": "\\ud800水质"}' % field).encode(),
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+
+
+def test_a_large_question_body_is_refused_before_parsing(client):
+    cities = ",".join('"温州"' for _ in range(30_000))
+    body = ('{"query": "水质", "filters": {"city": [%s]}}' % cities).encode()
+    response = client.post("/v1/search", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_filter_lists_are_capped_in_the_schema(client):
+    response = client.post("/v1/search", json={"query": "水质", "filters": {"city": ["温州"] * 51}})
+    assert response.status_code == 422
+    assert client.get("/v1/search", params={"q": "水质", "city": ["温州"] * 51}).status_code == 422
+
+
+def test_a_full_queue_answers_429_with_retry_after(fake_engine):
+    import threading
+    import time
+
+    from service.guards import Limits
+
+    release = threading.Event()
+    slow = fake_engine.search
+
+    def waiting_search(*args, **kwargs):
+        release.wait(5)
+        return slow(*args, **kwargs)
+
+    config = ServiceConfig(limits=Limits(running=1, waiting=1))
+    fake_engine.search = waiting_search
+    try:
+        with TestClient(create_app(fake_engine, config)) as c:
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(c.post("/v1/search", json={"query": "水质"})))
+                       for _ in range(2)]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            busy = c.post("/v1/search", json={"query": "水质"})
+            release.set()
+            for t in threads:
+                t.join(10)
+    finally:
+        fake_engine.search = slow
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+    assert [r.status_code for r in results] == [200, 200]
+
+
+def test_only_bearer_or_x_api_key_carry_the_key(client):
+    def post(headers):
+        return client.post("/v1/documents", params={"name": "907_x"}, headers=headers,
+                           content="宁波市生态环境局2024年工作总结\n全市空气优良率91%。".encode())
+
+    assert post({"Authorization": KEY}).status_code == 401
+    assert post({"Authorization": f"Bearer {KEY}"}).status_code == 201
+
+
+def test_wrong_keys_make_the_client_wait(fake_engine):
+    with TestClient(create_app(fake_engine, ServiceConfig(api_key=KEY))) as c:
+        codes = [c.delete("/v1/documents/x", headers={"X-API-Key": "wrong"}).status_code for _ in range(6)]
+        assert codes[:5] == [401] * 5 and codes[5] == 429
+        assert c.delete("/v1/documents/x", headers={"X-API-Key": KEY}).status_code == 429  # even the right key waits
+
+
+def test_existing_ids_answer_409_and_stale_versions_412(client):
+    doc_id = "000_151f93f2618fcf8d"
+    text = "温州市生态环境局2023年工作总结\n一、成效\n全市行政处罚案件800件。".encode()
+    headers = {"X-API-Key": KEY, "content-type": "text/plain"}
+    assert client.post("/v1/documents", params={"name": doc_id}, content=text, headers=headers).status_code == 409
+    stale = client.put(f"/v1/documents/{doc_id}", content=text, headers={**headers, "If-Match": '"0000"'})
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "version_mismatch"
+    etag = client.get(f"/v1/documents/{doc_id}").headers["etag"]
+    replaced = client.put(f"/v1/documents/{doc_id}", content=text, headers={**headers, "If-Match": etag})
+    assert replaced.status_code == 200 and replaced.headers["etag"] != etag
+    created = client.put("/v1/documents/908_new", content=text.replace("温州".encode(), "宁波".encode()), headers=headers)
+    assert created.status_code == 201
+
+
+def test_a_405_says_what_is_allowed_and_every_response_has_security_headers(client):
+    response = client.delete("/v1/search")
+    assert response.status_code == 405 and "POST" in response.headers["allow"]
+    for r in (response, client.get("/"), client.get("/health")):
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_the_openapi_document_is_valid(client):
+    from openapi_spec_validator import validate
+
+    validate(client.get("/openapi.json").json())

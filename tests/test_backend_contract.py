@@ -71,7 +71,7 @@ def test_add_replace_and_delete_leave_the_same_documents(engine):
     hit = engine.search("杭州PM2.5浓度", k=1).results[0].chunk
     assert hit.doc_id == "900_hangzhou" and "28微克" in hit.text
 
-    engine.add_document("900_hangzhou", "杭州市生态环境局2024年工作总结\n全市空气优良率93%。".encode())
+    engine.add_document("900_hangzhou", "杭州市生态环境局2024年工作总结\n全市空气优良率93%。".encode(), replace=True)
     texts = [r.chunk.text for r in engine.search("杭州空气优良率", k=10).results if r.chunk.doc_id == "900_hangzhou"]
     assert texts and all("93%" in t or "工作总结" in t for t in texts) and not any("28微克" in t for t in texts)
 

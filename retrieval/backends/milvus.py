@@ -34,6 +34,7 @@ from retrieval.backends.base import NO_FILTERS, BackendError, Counts, Expectatio
 from retrieval.backends.local.bm25 import BM25Params, raw_idf
 from retrieval.backends.local.store import chunk_from, chunk_row, document_from, document_row
 from retrieval.models import Chunk, Document, Hit
+from retrieval.transactions import no_checkpoint
 
 _TEXT_PART = 16_000  # characters: at most 48 KB of UTF-8 per VARCHAR value
 _CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "chunk"]
@@ -194,6 +195,7 @@ class MilvusView:
 
 class MilvusBackend:
     name = "milvus"
+    checkpoint = staticmethod(no_checkpoint)  # the engine sets its own, for fault-injection tests
 
     def __init__(self, settings: MilvusSettings, expectation: Expectation, fresh: bool = False):
         self.settings = settings
@@ -372,12 +374,14 @@ class MilvusBackend:
                   "text": doc.text[at : at + _TEXT_PART], "pad": [0.0, 0.0]}
                  for i, at in enumerate(range(0, max(len(doc.text), 1), _TEXT_PART))]
         self.call("insert", self.texts_name, texts)
+        self.checkpoint("rows_inserted")
         doc_freq = Counter(t for tokens in item.tokens for t in set(tokens))
         meta = document_row(doc)
         meta.pop("text")
         self.call("upsert", self.documents_name, [{"key": doc.doc_id, "version": version, "document": meta,
                                                    "chunks": len(item.chunks), "pad": [0.0, 0.0]}])  # the commit point
         self._committed_now(doc.doc_id, _Committed(version, doc, len(item.chunks), doc_freq))
+        self.checkpoint("report_committed")
         self.call("delete", self.chunks_name, filter=f"doc_id == {quoted} and version != {version}")
         self.call("delete", self.texts_name, filter=f"doc_id == {quoted} and version != {version}")
 
@@ -387,6 +391,7 @@ class MilvusBackend:
         quoted = json.dumps(doc_id, ensure_ascii=False)
         self.call("delete", self.documents_name, filter=f"key == {quoted}")  # the commit point
         self._committed_now(doc_id, None)
+        self.checkpoint("report_committed")
         self.call("delete", self.chunks_name, filter=f"doc_id == {quoted}")
         self.call("delete", self.texts_name, filter=f"doc_id == {quoted}")
 

@@ -131,9 +131,10 @@ def _first_year(pattern: re.Pattern, *texts: str) -> int | None:
 
 
 def doc_id_for(path: Path) -> str:
-    """The file's stem: stable, readable, and what citations and benchmarks name."""
+    """The file's stem: stable, readable, and what citations and benchmarks name. Other
+    characters become _ (two files that then share an id are refused when indexing)."""
     stem = path.stem
-    return re.sub(r"[^0-9A-Za-z_\-\u4e00-\u9fff]", "_", stem) or hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return re.sub(r"[^0-9A-Za-z_.\-\u4e00-\u9fff]", "_", stem) or hashlib.sha1(str(path).encode()).hexdigest()[:12]
 
 
 def read_report(path: Path, cite_as: str | None = None) -> Document:
@@ -166,6 +167,7 @@ def build_document(doc_id: str, cite_as: str, text: str, encoding: str,
 
     file_title = _file_title(text, content)
     title = _meta_title(text) or (file_title[0] if file_title else None)
+    title = title.replace("\ufeff", "").strip() or None if title else None  # a BOM is not part of a title
     title_text = title or ""
 
     bureau_match = _BUREAU.search(title_text) or _BUREAU.search(body)

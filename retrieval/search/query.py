@@ -40,6 +40,11 @@ def checked_question(text: str | None, limit: int = MAX_QUESTION_CHARS, what: st
         raise QuestionError("empty_query", f"the {what} is empty: type a question, e.g. 温州国控断面水质")
     if len(text) > limit:
         raise QuestionError("query_too_long", f"the {what} has {len(text)} characters; the limit is {limit}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("unencodable_text", f"the {what} holds characters that are not valid Unicode text "
+                                                "(a lone surrogate?); send it as UTF-8") from None
     if not _SEARCHABLE.search(text):
         raise QuestionError("nothing_to_search", f"the {what} has no words or numbers to search for")
     return text

@@ -19,6 +19,7 @@ from retrieval.backends.local.dense import DenseConfig
 from retrieval.backends.local.segment import Segment, merged
 from retrieval.backends.local.state import CollectionState
 from retrieval.backends.local.store import IndexStore, new_manifest
+from retrieval.transactions import no_checkpoint
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class LocalSettings:
 
 class LocalBackend:
     name = "local"
+    checkpoint = staticmethod(no_checkpoint)  # the engine sets its own, for fault-injection tests
 
     def __init__(self, folder: Path | None, expectation: Expectation, settings: LocalSettings = LocalSettings(),
                  fresh: bool = False):
@@ -150,11 +152,13 @@ class LocalBackend:
                 if segment.segment_id in written:
                     entries[segment.segment_id] = self.store.write_segment(segment, written[segment.segment_id])
             previous = self._segment_entries()
+            self.checkpoint("segment_written")
             segments = [entries.get(s.segment_id) or previous[s.segment_id] for s in state.segments]
             documents = {doc_id: {"segment": state.segment_of(doc_id), "path": doc.path,
                                   "sha256": content_hash(doc), "encoding": doc.encoding}
                          for doc_id, doc in state.documents().items()}
             self.store.switch(new_manifest(generation, self.expectation, segments, dict(state.deleted), documents))
+            self.checkpoint("generation_switched")
             self.store.collect_garbage()
         self._state = state.numbered(generation)
         self._fresh = False

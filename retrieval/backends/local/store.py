@@ -163,7 +163,9 @@ class IndexStore:
         _fsync(self.folder)
 
     def collect_garbage(self, keep_generations: int = 2) -> None:
-        """Drop generations older than the last few and segments none of those names."""
+        """Drop generations older than the last few, segments none of those names, and what
+        an interrupted write left half-done. Runs under the writer lock: no other writer can
+        be staging anything now."""
         generations = sorted((self.folder / "generations").glob("*.json"))
         kept = generations[-keep_generations:]
         referenced = set()
@@ -175,8 +177,12 @@ class IndexStore:
         for path in generations[:-keep_generations]:
             path.unlink(missing_ok=True)
         for path in (self.folder / "segments").glob("*"):
-            if not path.name.startswith(".") and path.name not in referenced:
+            if path.name not in referenced:
                 shutil.rmtree(path, ignore_errors=True)
+        for path in self.folder.glob(".CURRENT.*"):
+            path.unlink(missing_ok=True)
+        for path in (self.folder / "generations").glob(".*.tmp"):
+            path.unlink(missing_ok=True)
 
     # ----- reading ---------------------------------------------------------------------
 
