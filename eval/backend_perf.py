@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -25,10 +24,13 @@ from retrieval.engine import Engine
 from retrieval.models import Chunk, Document, Span
 from retrieval.search.searcher import Searcher
 
+from .timing import percentiles
+
 CHUNKS_PER_REPORT = 100
 CITIES = ("温州", "嘉兴", "赣州", "绍兴", "厦门", "杭州", "宁波", "台州")
-# The approximate index measured against exact search on each backend.
-APPROXIMATE = {"local": {"dense": DenseConfig(kind="ivf")}, "milvus": {"milvus_dense_index": "IVF_FLAT"}}
+# The approximate index measured against exact search on each backend: (its name, its settings).
+APPROXIMATE = {"local": ("FAISS IVF", {"dense": DenseConfig(kind="ivf")}),
+               "milvus": ("IVF_FLAT", {"milvus_dense_index": "IVF_FLAT"})}
 
 
 def synthetic_reports(tokens: list[list[str]], vectors: np.ndarray, prefix: str) -> list[IndexedDocument]:
@@ -36,19 +38,14 @@ def synthetic_reports(tokens: list[list[str]], vectors: np.ndarray, prefix: str)
     for r, start in enumerate(range(0, len(tokens), CHUNKS_PER_REPORT)):
         doc_id = f"{prefix}{r:06d}"
         city, year = CITIES[r % len(CITIES)], 2019 + r % 6
-        doc = Document(doc_id, f"synthetic/{doc_id}.txt", "", "utf-8", (Span(0, 0),), doc_id, False, None, city,
-                       None, year, None, None)
         rows = range(start, min(start + CHUNKS_PER_REPORT, len(tokens)))
+        text = "\n".join("".join(tokens[i]) for i in rows)  # a report's worth of text: writes hash it
+        doc = Document(doc_id, f"synthetic/{doc_id}.txt", text, "utf-8", (Span(0, len(text)),), doc_id, False, None,
+                       city, None, year, None, None)
         chunks = tuple(Chunk(f"{doc_id}:{i}", doc_id, doc.path, doc_id, city, year, (year,), ("一、工作总结",),
                              0, 0, "".join(tokens[i][:12])) for i in rows)
         reports.append(IndexedDocument(doc, chunks, tuple(tuple(tokens[i]) for i in rows), vectors[list(rows)]))
     return reports
-
-
-def _percentiles(ms: list[float]) -> dict:
-    ordered = sorted(ms)
-    return {"p50": round(statistics.median(ordered), 2),
-            "p95": round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 2), "n": len(ordered)}
 
 
 def _collection(base: Engine, kind: str, extra: dict, scratch: Path, reports: list[IndexedDocument]):
@@ -72,7 +69,7 @@ def _hybrid_latency(engine: Engine, questions: list[str], query_vectors: np.ndar
         started = time.perf_counter()
         searcher.search(q, 10)
         times.append((time.perf_counter() - started) * 1000)
-    return _percentiles(times)
+    return percentiles(times)
 
 
 def _recall(exact: Engine, approximate: Engine, query_vectors: np.ndarray) -> float:
@@ -112,9 +109,9 @@ def measure_backends(base: Engine, questions: list[str], tokens_for, vectors_for
                 point = {"chunks": n, "ingest_s": round(ingest_s, 1),
                          "ingest_chunks_per_s": round(n / ingest_s), "hybrid_ms": _hybrid_latency(engine, questions, query_vectors)}
                 log(f"backends: {kind} at {n} chunks, approximate index")
-                approximate, approximate_ingest_s = _collection(base, kind, APPROXIMATE[kind], scratch, reports)
-                point["approximate_index"] = next(iter(APPROXIMATE[kind].values()))
-                point["approximate_index"] = getattr(point["approximate_index"], "kind", point["approximate_index"])
+                name, settings = APPROXIMATE[kind]
+                approximate, _ = _collection(base, kind, settings, scratch, reports)
+                point["approximate_index"] = name
                 point["approximate_recall@10"] = _recall(engine, approximate, query_vectors[:100])
                 point["approximate_hybrid_ms"] = _hybrid_latency(approximate, questions, query_vectors)
                 point["add_one_report"] = _add_one_report(engine, extra, seed_texts[: len(extra.chunks)])

@@ -100,7 +100,10 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
 
     t = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="reportqa-bench-"))
-    engine = Engine(dataclasses.replace(config, index_dir=scratch / "index", cache_size=0))
+    # A collection of its own, never the configured one: the benchmark starts it empty.
+    backend = dataclasses.replace(config.backend, milvus_collection="reportqa_bench",
+                                  milvus_uri=config.backend.milvus_uri if config.backend.milvus_uri.startswith("http") else "")
+    engine = Engine(dataclasses.replace(config, index_dir=scratch / "index", cache_size=0, backend=backend))
     timings["model_load_s"] = time.perf_counter() - t
     t = time.perf_counter()
     vectors = _vectors(engine.encoder, chunks, Path(config.encoder.cache_dir))

@@ -34,19 +34,11 @@ from retrieval.backends import BackendConfig
 from retrieval.engine import Engine, EngineConfig
 
 from .backend_perf import chart as backends_chart
+from .timing import percentiles
 from .backend_perf import measure_backends
 from .questions import load_questions
 
 MODES = ("bm25", "dense", "hybrid")
-
-
-def percentiles(ms: list[float]) -> dict[str, float]:
-    ordered = sorted(ms)
-
-    def at(p):
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(at(95), 2), "p99": round(at(99), 2), "n": len(ordered)}
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -490,6 +482,34 @@ def chart(result: dict, out: Path) -> None:
     plt.close(fig)
 
 
+def print_summary(result: dict) -> None:
+    """The figures a person looks at first, as one table; the rest is in the JSON."""
+    rows = [("seed index build", f"{result['build']['build_s']} s for {result['build']['chunks']} chunks "
+                                 f"({result['build']['embedding_passages_per_s']} passages/s)")]
+    for where, data in (("in-process", result["in_process"]), ("HTTP", result["http"]["latency_ms"])):
+        for mode in MODES:
+            rows.append((f"{mode} {where}", f"p50 {data[mode]['p50']} ms, p95 {data[mode]['p95']} ms"))
+    rows.append(("HTTP throughput", ", ".join(f"{c} clients {v} req/s" for c, v in result["http"]["throughput_rps"].items())))
+    load = result["load"]
+    rows.append((f"load: {load['requests']} searches, {load['clients']} clients",
+                 f"{load['errors']} errors, {load['rps']} req/s, p50 {load['latency_ms']['p50']} ms"))
+    for n, point in result["scale"]["points"].items():
+        rows.append((f"scale {int(n):,} chunks", f"BM25 p50 {point['bm25_ms']['p50']} ms, exact dense p50 "
+                                                f"{point['dense_exact_ms']['p50']} ms"))
+    for name, point in result["backends"].items():
+        rows.append((f"backend {name}", f"ingest {point['ingest_chunks_per_s']}/s, hybrid p50 {point['hybrid_ms']['p50']} "
+                                        f"p95 {point['hybrid_ms']['p95']} ms, {point['approximate_index']} recall@10 "
+                                        f"{point['approximate_recall@10']}, adding a report "
+                                        f"{point['add_one_report']['write_s']} s + embedding "
+                                        f"{point['add_one_report']['embedding_s']} s"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    print()
+    for name, met in result["targets"].items():
+        print(f"{'not measured' if met is None else 'met' if met else 'NOT met':12}  {name}")
+
+
 def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     rng = np.random.default_rng(20261122)
     questions = [q.question for q in load_questions(Path("eval/questions.jsonl"), Path(config.project_root))]
@@ -515,11 +535,7 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     out.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
     chart(result, out.with_suffix(".png"))
     backends_chart(result["backends"], out.with_name(out.name + "-backends.png"))
-    print(json.dumps({k: result[k] for k in ("build", "embedding_passages_per_s", "in_process", "http")}, indent=1))
-    for n, point in result["scale"]["points"].items():
-        print(f"{n:>8} chunks: " + ", ".join(f"{k} {v['p50'] if isinstance(v, dict) else v}" for k, v in point.items()))
-    for name, met in result["targets"].items():
-        print(f"{'not measured' if met is None else 'met' if met else 'NOT met':12}  {name}")
+    print_summary(result)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
     return 0
 

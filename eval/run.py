@@ -109,7 +109,26 @@ def run_eval(engine: Engine, questions_path: Path, name: str = "latest", out_dir
         print_table(rows, title=s, metrics=("recall@1", "recall@5", "recall@10", "mrr@10"))
     print("\nmissed in the top 10: " + ", ".join(f"{m} {len(v)}" for m, v in missed.items()))
     print(f"wrote {out_dir / name}.json, .md and .png")
+    for line in against_baseline(result["metrics"], root / "eval" / "baseline.json"):
+        print(line)
     return 0
+
+
+def against_baseline(metrics: dict, path: Path) -> list[str]:
+    """Recall@5 by method against the committed baseline: better, worse, or the same."""
+    if not path.exists():
+        return []
+    baseline = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"\nagainst {path} (recall@5, tolerance {baseline['tolerance']}):"]
+    for method, floor in baseline["recall@5"].items():
+        if method not in metrics:
+            continue
+        measured = metrics[method]["overall"]["recall@5"]
+        verdict = ("better" if measured > floor + 0.0005 else "worse" if measured < floor - 0.0005 else "the same")
+        if measured < floor - baseline["tolerance"]:
+            verdict += ", beyond the tolerance: a regression"
+        lines.append(f"  {method:<16} {measured:.3f} vs {floor:.3f}: {verdict}")
+    return lines
 
 
 __all__ = ["run_eval", "evaluate", "METRICS"]

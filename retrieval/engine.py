@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,9 +18,10 @@ import numpy as np
 
 from retrieval.answers.extractive import Answer, AnswerConfig, answer
 from retrieval.backends import BackendConfig, open_backend
-from retrieval.backends.base import (BackendError, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
+from retrieval.backends.base import (BackendError, CollectionUnusable, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
                                      SearchView, content_hash)
-from retrieval.documents.reading import ReadProblem, ReportError, document_from_bytes, read_reports, report_files
+from retrieval.documents.reading import (ReadProblem, ReportError, document_from_bytes, read_reports, report_files,
+                                         report_id)
 from retrieval.embedding.batching import QueryBatcher
 from retrieval.embedding.encoders import Encoder, EncoderConfig
 from retrieval.embedding.registry import encoder_for
@@ -27,13 +29,12 @@ from retrieval.indexing import Indexer, IndexSettings, Progress
 from retrieval.models import Document
 from retrieval.search.query import QueryAnalyzer
 from retrieval.search.searcher import SearchConfig, Searcher, SearchOutcome
+from retrieval.text.normalize import to_simplified
+from retrieval.text.places import cities_in
 from retrieval.text.tokenize import Tokenizer, TokenizerConfig
 from retrieval.transactions import Checkpoint, Intent, IntentLog, fsync_path, no_checkpoint, write_synced, writer_lock
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
-# A report's id is its name: letters, digits, Chinese, _ - and . (not first), nothing else.
-_REPORT_ID = re.compile(r"[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]*")
-MAX_ID_BYTES = 200  # in UTF-8: with ".txt" and a staging prefix it stays under 255-byte file names
 _BOM = b"\xef\xbb\xbf"
 log = logging.getLogger("reportqa.engine")
 _INDEX_BATCH = 32  # reports embedded and stored per backend write when indexing a folder
@@ -43,24 +44,21 @@ class UnknownDocument(KeyError):
     pass
 
 
+class UnknownFilterValue(ValueError):
+    """A filter value the collection holds nothing for; the message lists what it holds."""
+
+    def __init__(self, field_name: str, value, known: list):
+        shown = ", ".join(map(str, known[:20])) + (", …" if len(known) > 20 else "")
+        super().__init__(f"{field_name} {value!r} is not in the collection; it holds: {shown}")
+        self.field_name, self.value, self.known = field_name, value, known
+
+
 class DocumentExists(ValueError):
     """A report by that id is already stored: replace it on purpose (PUT), not by accident."""
 
 
 class VersionMismatch(ValueError):
     """The stored report is not the version the caller based its change on."""
-
-
-def report_id(name: str) -> str:
-    """The id a report is stored and cited under: its file name without .txt, exactly, or
-    ReportError saying what is wrong with the name."""
-    stem = name[:-4] if name.endswith(".txt") else name
-    if not _REPORT_ID.fullmatch(stem) or ".." in stem:
-        raise ReportError(f"{name!r} is not a usable report name: use letters, digits, Chinese, _ - and . "
-                          "(not first), e.g. 005_hangzhou_2024")
-    if len(stem.encode("utf-8")) > MAX_ID_BYTES:
-        raise ReportError(f"the report name is {len(stem.encode('utf-8'))} bytes in UTF-8; the limit is {MAX_ID_BYTES}")
-    return stem
 
 
 def document_version(doc: Document) -> str:
@@ -180,15 +178,18 @@ class Engine:
     def load(self) -> Reconciliation:
         """Open the stored collection (BackendError when there is none or it cannot be used),
         finish or undo a write a crash interrupted, and bring the index in line with the files."""
-        backend = self._open()
+        backend = self.backend or self._open()
         if not backend.view().counts().documents and not self.intents.pending():
             raise BackendError(f"there is no index in {self.backend_location}; build one with `reportqa index`")
         self._install(backend)
         with self._write_lock, self._writer():
+            backend.refresh()
+            backend.discard_uncommitted()
             recovered = self._recover(backend)
             report = self._sync(backend, None)
         found = Reconciliation(recovered, report.added, report.reindexed, report.removed)
-        log.info("start-up check of %s against the index: %s", self.config.seeds_dir, found)
+        log.log(logging.WARNING if found.repaired else logging.DEBUG,
+                "start-up check of %s against the index: %s", self.config.seeds_dir, found)
         return found
 
     def build(self, progress: Progress | None = None) -> IndexReport:
@@ -198,8 +199,10 @@ class Engine:
         with self._write_lock, self._writer():
             try:
                 backend = self.backend or self._open()
-            except BackendError:
+            except CollectionUnusable:  # corrupt or built otherwise; an unreachable server is not
                 backend = self._open(fresh=True)
+            backend.refresh()
+            backend.discard_uncommitted()
             self._recover(backend)
             synced = self._sync(backend, progress)
             self._install(backend)
@@ -248,7 +251,8 @@ class Engine:
         else:
             if stored is not None:
                 backend.delete(intent.doc_id)
-            target.unlink(missing_ok=True)
+            if intent.target:
+                target.unlink(missing_ok=True)
             outcome = f"an interrupted delete of {intent.doc_id} was finished"
         self.intents.path.unlink(missing_ok=True)
         log.warning("recovery: %s", outcome)
@@ -284,8 +288,9 @@ class Engine:
         return total
 
     def start_empty(self) -> SearchBackend:
-        """A new, empty collection in the configured backend (for collections made in bulk,
-        like a benchmark's); what was stored there goes once the first write lands."""
+        """A new, empty collection in the configured backend, for collections made in bulk
+        like a benchmark's: locally what was stored goes once the first write lands; Milvus
+        drops the collections at once (it cannot swap them atomically)."""
         self._install(self._open(fresh=True))
         return self.backend
 
@@ -331,7 +336,7 @@ class Engine:
         target = Path(self.config.seeds_dir) / f"{doc_id}.txt"
         doc = document_from_bytes(data.removeprefix(_BOM), doc_id, self.cite(target), name)
         with self._write_lock, self._writer():
-            backend = self._loaded_backend()
+            backend = self._writable()
             existing = backend.view().documents().get(doc_id)
             if existing is not None and not replace:
                 raise DocumentExists(f"a report {doc_id!r} is already stored; replace it with PUT /v1/documents/{doc_id}")
@@ -341,9 +346,10 @@ class Engine:
                                       "fetch it again and retry")
             items = self.indexer.index([doc])
             staged = target.with_name(f".{target.name}.staged")
-            with self.intents.recording(Intent("put", doc_id, str(target), str(staged), content_hash(doc))):
+            with self._transaction(backend, Intent("put", doc_id, str(target), str(staged), content_hash(doc))):
                 self.checkpoint("intent_recorded")
                 write_synced(staged, doc.text)
+                fsync_path(staged.parent)
                 self.checkpoint("file_staged")
                 backend.upsert(items)
                 self._invalidate()
@@ -355,13 +361,13 @@ class Engine:
 
     def delete_document(self, doc_id: str) -> None:
         with self._write_lock, self._writer():
-            backend = self._loaded_backend()
+            backend = self._writable()
             doc = backend.view().documents().get(doc_id)
             if doc is None:
                 raise UnknownDocument(doc_id)
             path = Path(self.config.project_root) / doc.path
             ours = path.resolve().parent == Path(self.config.seeds_dir).resolve()
-            with self.intents.recording(Intent("delete", doc_id, str(path) if ours else "")):
+            with self._transaction(backend, Intent("delete", doc_id, str(path) if ours else "")):
                 self.checkpoint("intent_recorded")
                 backend.delete(doc_id)
                 self._invalidate()
@@ -376,6 +382,27 @@ class Engine:
             raise RuntimeError("no index is loaded: call load() or build() first")
         return self.backend
 
+    def _writable(self) -> SearchBackend:
+        """The backend, up to date with other writers and with no interrupted write pending
+        (called under the writer lock)."""
+        backend = self._loaded_backend()
+        backend.refresh()
+        self._recover(backend)
+        return backend
+
+    @contextmanager
+    def _transaction(self, backend: SearchBackend, intent: Intent):
+        """The intent recorded around a write; if the write fails part-way (not a crash: an
+        error), it is finished or undone at once, as a restart would."""
+        with self.intents.recording(intent):
+            try:
+                yield
+            except BaseException:
+                try:
+                    self._recover(backend)
+                finally:
+                    self._invalidate()
+                raise
     def document(self, doc_id: str) -> Document:
         try:
             return self.view().documents()[doc_id]
@@ -396,24 +423,43 @@ class Engine:
                 self._vectors.popitem(last=False)
         return vector
 
-    def _current_searcher(self) -> Searcher:
-        return self.searcher()  # one view of the collection for the whole question
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters(),
+               offset: int = 0) -> SearchOutcome:
+        return self._search(self.searcher(), query, k, mode, filters, offset)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = Filters()) -> SearchOutcome:
-        return self._search(self._current_searcher(), query, k, mode, filters)
+    def resolved_filters(self, cities=(), years=(), doc_ids=()) -> Filters:
+        """Filters from what a person or program typed: a city in any form a question
+        accepts (温州, 温州市, 溫州, Wenzhou); UnknownFilterValue for what the collection lacks."""
+        documents = self.view().documents()
+        known_cities = sorted({d.city for d in documents.values() if d.city})
+        known_years = sorted({y for d in documents.values() for y in d.years})
+        resolved = []
+        for value in cities:
+            named = cities_in(to_simplified(value.strip()))
+            if len(named) != 1 or named[0] not in known_cities:
+                raise UnknownFilterValue("city", value, known_cities)
+            resolved.append(named[0])
+        for year in years:
+            if year not in known_years:
+                raise UnknownFilterValue("year", year, known_years)
+        for doc_id in doc_ids:
+            if doc_id not in documents:
+                raise UnknownFilterValue("doc_id", doc_id, sorted(documents))
+        return Filters(tuple(dict.fromkeys(resolved)), tuple(years), tuple(doc_ids))
 
-    def _search(self, searcher: Searcher, query: str, k: int, mode: str, filters: Filters) -> SearchOutcome:
+    def _search(self, searcher: Searcher, query: str, k: int, mode: str, filters: Filters,
+                offset: int = 0) -> SearchOutcome:
         # The view itself, not its id: a cached entry keeps its view alive, so a new view
         # can never be mistaken for an old one that happened to share an id. Writes by this
         # engine clear the cache too, for backends whose views are made per question.
         # The question and filters by digest: a key costs the same however large they are.
-        asked = hashlib.sha256(repr((query, k, mode, filters)).encode("utf-8", "surrogatepass")).digest()
-        key = (searcher.view, asked)
+        asked = hashlib.sha256(repr((query, k, mode, filters, offset)).encode("utf-8", "surrogatepass")).digest()
+        key = (searcher.view.snapshot, asked)
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        outcome = searcher.search(query, k, mode, filters)
+        outcome = searcher.search(query, k, mode, filters, offset)
         with self._cache_lock:
             self._cache[key] = outcome
             if len(self._cache) > self.config.cache_size:
@@ -421,7 +467,7 @@ class Engine:
         return outcome
 
     def ask(self, question: str, filters: Filters = Filters(), k: int = 10) -> Answer:
-        searcher = self._current_searcher()
+        searcher = self.searcher()
         outcome = self._search(searcher, question, k, "hybrid", filters)
         configured = self.config.answer.min_dense_score
         thresholds = configured if configured is not None else self.encoder.answer_thresholds

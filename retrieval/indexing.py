@@ -30,7 +30,11 @@ class Indexer:
         self.settings = settings
 
     def chunked(self, documents: Sequence[Document]) -> list[list[Chunk]]:
-        return [chunk_document(doc, self.settings.chunking) for doc in documents]
+        """Each report's chunks as search results would show them: a chunk that only repeats
+        its heading or the report's title is left out (its words stay in the context of the
+        chunks under it), so results and answers are never a bare heading."""
+        return [[c for c in chunk_document(doc, self.settings.chunking) if not repeats_a_heading(c)]
+                for doc in documents]
 
     def index(self, documents: Sequence[Document], progress: Progress | None = None) -> list[IndexedDocument]:
         return self.index_chunks(documents, self.chunked(documents), progress)
@@ -50,6 +54,12 @@ class Indexer:
             out.append(IndexedDocument(doc, tuple(doc_chunks), tuple(tokens[row : row + n]), vectors[row : row + n]))
             row += n
         return out
+
+
+def repeats_a_heading(chunk: Chunk) -> bool:
+    text = chunk.text.strip().rstrip("。.：:；;")
+    return bool(text) and (text == (chunk.heading_path[-1] if chunk.heading_path else None)
+                           or text in chunk.title)
 
 
 def embed_passages(encoder: Encoder, texts: list[str], batch: int = 64, progress: Progress | None = None) -> np.ndarray:

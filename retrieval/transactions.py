@@ -65,14 +65,20 @@ class IntentLog:
 
     @contextmanager
     def recording(self, intent: Intent):
+        """The intent on disk while the block runs; cleared when it ends, whether it
+        succeeded or its failure was handled (a crash leaves it for the next start)."""
+        if self.pending() is not None:
+            raise RuntimeError("a write is pending recovery: reopen the index before writing")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         write_synced(tmp, json.dumps(asdict(intent), ensure_ascii=False))
         tmp.replace(self.path)
         fsync_path(self.path.parent)
-        yield
-        self.path.unlink(missing_ok=True)
-        fsync_path(self.path.parent)
+        try:
+            yield
+        finally:
+            self.path.unlink(missing_ok=True)
+            fsync_path(self.path.parent)
 
 
 class WriterBusy(RuntimeError):

@@ -11,12 +11,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.reportqa-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    echo "setting up .venv (the first time takes a few minutes)" >&2
+    # -qq: errors only; pip and the build backend otherwise print pages of notices.
+    export PIP_DISABLE_PIP_VERSION_CHECK=1
+    .venv/bin/python -m pip install -qq --upgrade pip
     # torch first, pinned: 2.13.0 is the CPU build on this disk; an unpinned torch
     # pulled in by sentence-transformers would download a multi-GB CUDA build.
-    .venv/bin/python -m pip install --quiet torch==2.13.0
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    .venv/bin/python -m pip install -qq torch==2.13.0
+    .venv/bin/python -m pip install -qq -e '.[test]'
     touch "$stamp"
+    echo ".venv is ready: .venv/bin/reportqa --help" >&2
 fi
 
 if [ "${1:-}" = "--test" ] && ! command -v chromedriver >/dev/null 2>&1; then

@@ -12,12 +12,14 @@ from typing import Callable
 
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retrieval.engine import (MAX_REPORT_BYTES, DocumentExists, Engine, UnknownDocument, VersionMismatch,
-                              document_version)
+from retrieval.engine import (MAX_REPORT_BYTES, DocumentExists, Engine, UnknownDocument, UnknownFilterValue,
+                              VersionMismatch, document_version)
+from retrieval.backends.base import BackendError
 from retrieval.transactions import WriterBusy
 from retrieval.search.query import MAX_QUESTION_CHARS, QuestionError, checked_question
 from retrieval.documents.reading import ReportError
@@ -36,6 +38,7 @@ class ServiceConfig:
     max_query_chars: int = MAX_QUESTION_CHARS
     max_upload_bytes: int = MAX_REPORT_BYTES
     limits: Limits = field(default_factory=Limits)
+    cors_origins: tuple[str, ...] = ()  # origins whose browser apps may call the API
 
 
 class ApiError(Exception):
@@ -54,10 +57,32 @@ def _validated_query(text: str, limit: int, what: str = "query") -> str:
         raise ApiError(422 if exc.code == "unencodable_text" else 400, exc.code, str(exc)) from None
 
 
-def _filters(f: schemas.FiltersIn | None) -> Filters:
+def _filters(engine: Engine, f: schemas.FiltersIn | None) -> Filters:
     if f is None:
         return Filters()
-    return Filters(tuple(f.city or ()), tuple(f.year or ()), tuple(f.doc_id or ()))
+    return _resolved(engine, f.city or (), f.year or (), f.doc_id or ())
+
+
+def _resolved(engine: Engine, cities, years, doc_ids=()) -> Filters:
+    try:
+        return engine.resolved_filters(cities, years, doc_ids)
+    except UnknownFilterValue as exc:
+        raise ApiError(422, "unknown_filter_value", str(exc)) from None
+
+
+_ERROR_MEANINGS = {
+    400: "the question cannot be searched (empty, too long, nothing to search) or the body is not JSON",
+    401: "no API key, or a wrong one", 403: "writes are disabled: no API key is configured",
+    404: "no such report", 409: "a report by that id exists: replace it with PUT",
+    412: "the report is not at the version in If-Match", 413: "the body is over the limit",
+    422: "a field is invalid, or a filter value the collection lacks", 429: "too many requests: retry after Retry-After",
+    503: "the backend is unavailable, a writer is busy, or the question took too long",
+}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI entries for the error answers a route can give, all in the one error shape."""
+    return {code: {"model": schemas.ErrorResponse, "description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConfig(),
@@ -80,10 +105,14 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         title="reportqa", version="0.1.0", lifespan=lifespan,
         description="Search and answers over annual work reports of Chinese city ecology and "
                     "environment bureaus, each passage with an exact citation.",
-        responses={400: {"model": schemas.ErrorResponse}, 422: {"model": schemas.ErrorResponse}},
     )
 
     app.add_middleware(GuardMiddleware, limits=config.limits)
+    if config.cors_origins:  # off unless configured: a browser app on another origin must be named
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-Match"],
+                           expose_headers=["ETag", "Retry-After"])
     if engine is not None:
         app.state.engine = engine  # ready now, for clients that skip the lifespan
 
@@ -99,8 +128,8 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         if wait > 0:
             raise ApiError(429, "too_many_attempts", f"too many wrong API keys from {client}; try again in "
                                                      f"{wait:.0f} s", {"Retry-After": str(max(1, round(wait)))})
-        authorization = request.headers.get("authorization", "")
-        given = request.headers.get("x-api-key") or (authorization[7:] if authorization.startswith("Bearer ") else "")
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        given = request.headers.get("x-api-key") or (credentials.strip() if scheme.lower() == "bearer" else "")
         if not given or not hmac.compare_digest(given.encode(), config.api_key.encode()):
             key_attempts.failed(client)
             raise ApiError(401, "bad_api_key", "send the API key as `Authorization: Bearer KEY` or in X-API-Key")
@@ -136,12 +165,17 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))  # 405 keeps Allow
 
+    @app.exception_handler(BackendError)
+    async def backend_unavailable(_, exc: BackendError):
+        log.error("backend error: %s", exc)
+        return _error(503, "backend_unavailable", str(exc), {"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def bug(_, exc: Exception):
         log.exception("unhandled error")
         return _error(500, "internal_error", "the service failed on this request; this is a bug in reportqa")
 
-    @app.get("/health")
+    @app.get("/health", summary="Whether the index is loaded and which backend serves it", responses=errors(503))
     def health(request: Request):
         engine = current(request)
         counts = engine.counts()
@@ -149,32 +183,55 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
                 "model": engine.encoder.model_id,
                 "backend": engine.backend_name, "backend_location": engine.backend_location}
 
-    async def run_search(request: Request, query: str, top_k: int, mode: str, filters: Filters):
+    async def run_search(request: Request, query: str, size: int, offset: int, mode: str, filters: Filters,
+                         facets: bool):
         query = _validated_query(query, config.max_query_chars)
-        return schemas.search_out(await answered(current(request).search, query, top_k, mode, filters))
+        outcome = await answered(current(request).search, query, size, mode, filters, offset)
+        return schemas.search_out(outcome, offset, facets)
 
-    @app.post("/v1/search", response_model=schemas.SearchResponse)
+    @app.post("/v1/search", response_model=schemas.SearchResponse, summary="Ranked passages with exact citations",
+              responses=errors(400, 413, 422, 429, 503))
     async def search_post(request: Request, body: schemas.SearchRequest):
-        return await run_search(request, body.query, body.top_k, body.mode, _filters(body.filters))
+        return await run_search(request, body.query, body.page_size, body.from_, body.mode,
+                                _filters(current(request), body.filters), body.facets)
 
-    @app.get("/v1/search", response_model=schemas.SearchResponse)
+    @app.get("/v1/search", response_model=schemas.SearchResponse, summary="Ranked passages, as a GET",
+             responses=errors(400, 422, 429, 503))
     async def search_get(request: Request, q: str = Query(..., description="the question"),
-                         top_k: int = Query(10, ge=1, le=100), mode: schemas.Mode = "hybrid",
+                         top_k: int = Query(10, ge=1, le=100), size: int | None = Query(None, ge=1, le=100),
+                         from_: int = Query(0, ge=0, le=99, alias="from"), mode: schemas.Mode = "hybrid",
                          city: list[schemas.Name] = Query([], max_length=schemas.MAX_FILTER_VALUES),
-                         year: list[int] = Query([], max_length=schemas.MAX_FILTER_VALUES)):
-        return await run_search(request, q, top_k, mode, Filters(tuple(city), tuple(year)))
+                         year: list[int] = Query([], max_length=schemas.MAX_FILTER_VALUES),
+                         facets: bool = False):
+        page = size or top_k
+        if from_ + page > 100:
+            raise ApiError(422, "invalid_request", f"from + size must be at most 100, got {from_} + {page}")
+        return await run_search(request, q, page, from_, mode, _resolved(current(request), city, year), facets)
 
-    @app.post("/v1/ask", response_model=schemas.AskResponse)
+    async def run_ask(request: Request, question: str, top_k: int, filters: Filters):
+        question = _validated_query(question, config.max_query_chars, "question")
+        return schemas.ask_out(await answered(current(request).ask, question, filters, top_k))
+
+    @app.post("/v1/ask", response_model=schemas.AskResponse, summary="A short answer with its evidence",
+              responses=errors(400, 413, 422, 429, 503))
     async def ask(request: Request, body: schemas.AskRequest):
-        question = _validated_query(body.question, config.max_query_chars, "question")
-        return schemas.ask_out(await answered(current(request).ask, question, _filters(body.filters), body.top_k))
+        return await run_ask(request, body.question, body.top_k, _filters(current(request), body.filters))
 
-    @app.get("/v1/documents", response_model=list[schemas.DocumentSummary])
+    @app.get("/v1/ask", response_model=schemas.AskResponse, summary="A short answer, as a GET",
+             responses=errors(400, 422, 429, 503))
+    async def ask_get(request: Request, q: str = Query(..., description="the question"),
+                      top_k: int = Query(10, ge=1, le=100),
+                      city: list[schemas.Name] = Query([], max_length=schemas.MAX_FILTER_VALUES),
+                      year: list[int] = Query([], max_length=schemas.MAX_FILTER_VALUES)):
+        return await run_ask(request, q, top_k, _resolved(current(request), city, year))
+
+    @app.get("/v1/documents", response_model=list[schemas.DocumentSummary], summary="The reports in the collection")
     def documents(request: Request):
         docs = current(request).documents().values()
         return [schemas.document_summary(d) for d in sorted(docs, key=lambda d: d.doc_id)]
 
-    @app.get("/v1/documents/{doc_id}", response_model=schemas.DocumentOut)
+    @app.get("/v1/documents/{doc_id}", response_model=schemas.DocumentOut, summary="One report with its full text",
+             responses=errors(404, 422))
     def document(request: Request, response: Response, doc_id: str):
         try:
             doc = current(request).document(doc_id)
@@ -213,14 +270,18 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
 
     report_body = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
-    @app.post("/v1/documents", response_model=schemas.DocumentSummary, status_code=201, openapi_extra=report_body)
+    @app.post("/v1/documents", response_model=schemas.DocumentSummary, status_code=201, openapi_extra=report_body,
+              summary="Add a report (409 if its id exists)", responses=errors(400, 401, 403, 409, 413, 422, 429, 503))
     async def add_document(request: Request, response: Response,
                            name: schemas.Name = Query(..., description="the report's id, e.g. 005_hangzhou_2024")):
         doc = await store(request, name, replace=False, if_match=None)
         response.headers["ETag"] = f'"{document_version(doc)}"'
         return schemas.document_summary(doc)
 
-    @app.put("/v1/documents/{doc_id}", response_model=schemas.DocumentSummary, openapi_extra=report_body)
+    @app.put("/v1/documents/{doc_id}", response_model=schemas.DocumentSummary, openapi_extra=report_body,
+             summary="Add or replace a report, optionally only if it is at the version given in If-Match",
+             responses={201: {"model": schemas.DocumentSummary, "description": "added"},
+                        **errors(400, 401, 403, 412, 413, 422, 429, 503)})
     async def put_document(request: Request, response: Response, doc_id: str,
                            if_match: str | None = Header(None, description="the version (ETag) this change is based on")):
         existed = doc_id in current(request).documents()
@@ -229,13 +290,16 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         response.headers["ETag"] = f'"{document_version(doc)}"'
         return schemas.document_summary(doc)
 
-    @app.delete("/v1/documents/{doc_id}", status_code=200)
-    def delete_document(request: Request, doc_id: str):
+    @app.delete("/v1/documents/{doc_id}", status_code=200, summary="Remove a report",
+                responses=errors(401, 403, 404, 422, 429, 503))
+    async def delete_document(request: Request, doc_id: str):
         require_key(request)
         try:
-            current(request).delete_document(doc_id)
+            await run_in_threadpool(current(request).delete_document, doc_id)
         except UnknownDocument:
             raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them") from None
+        except WriterBusy as exc:
+            raise ApiError(503, "writer_busy", str(exc), {"Retry-After": "5"}) from None
         return {"deleted": doc_id}
 
     @app.get("/", include_in_schema=False)

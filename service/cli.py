@@ -4,11 +4,17 @@ only this edge (and the service) reads the environment."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
-EXIT_USAGE, EXIT_ERROR = 2, 1
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_ANSWER = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  success
+  1  runtime error (a missing file or folder, an unusable index, a busy writer)
+  2  usage error (as argparse reports it)
+  3  no answer: the reports hold nothing for the question (ask, with or without --json)"""
 
 
 def engine_config(args):
@@ -48,10 +54,8 @@ def open_engine(args):
     from retrieval.engine import IndexReport
 
     report = engine.load_or_build(progress_printer(_bar("embedding")))
-    if isinstance(report, IndexReport):
+    if isinstance(report, IndexReport):  # a start-up repair is logged by the engine itself
         _print_index_report(report)
-    elif report.repaired:
-        print(f"start-up check of {args.seeds} against the index: {report}", file=sys.stderr)
     return engine
 
 
@@ -73,33 +77,54 @@ def cmd_index(args) -> int:
     return EXIT_ERROR if report.problems and not report.documents else 0
 
 
+def _port_is_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
     from service.app import ServiceConfig, create_app
 
+    if not _port_is_free(args.host, args.port):  # before the model loads, not after
+        raise RuntimeError(f"port {args.port} on {args.host} is in use: stop what holds it or pass --port")
+
     engine = open_engine(args)  # before the server starts, so the first request is answered at once
     engine.warm_up()
-    config = ServiceConfig(api_key=os.environ.get("REPORTQA_API_KEY") or None)
+    origins = tuple(o.strip() for o in os.environ.get("REPORTQA_CORS_ORIGINS", "").split(",") if o.strip())
+    config = ServiceConfig(api_key=os.environ.get("REPORTQA_API_KEY") or None, cors_origins=origins)
     app = create_app(engine, config)
     print(f"serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
-def _filters(args):
-    from retrieval.backends.base import Filters
+def _filters(engine, args):
+    """City filters in any form a question accepts (温州市, Wenzhou, 溫州); a city or year the
+    collection lacks is an error that lists what it holds."""
+    return engine.resolved_filters(args.city or (), args.year or ())
 
-    return Filters(tuple(args.city or ()), tuple(args.year or ()))
+
+def _question(text: str) -> str:
+    """The question as given, or read from standard input when it is `-`."""
+    from retrieval.search.query import checked_question
+
+    return checked_question(sys.stdin.read() if text == "-" else text)
 
 
 def cmd_search(args) -> int:
-    from retrieval.search.query import checked_question
     from service import schemas
 
-    query = checked_question(args.query)
+    query = _question(args.query)
     engine = open_engine(args)
-    outcome = engine.search(query, args.k, args.mode, _filters(args))
+    outcome = engine.search(query, args.k, args.mode, _filters(engine, args))
     if args.json:
         print(schemas.search_out(outcome).model_dump_json(indent=2))
         return 0
@@ -125,23 +150,24 @@ def _terminal_marks(text: str, spans) -> str:
 
 
 def cmd_ask(args) -> int:
-    from retrieval.search.query import checked_question
     from service import schemas
 
-    question = checked_question(args.question)
+    question = _question(args.question)
     engine = open_engine(args)
-    answer = engine.ask(question, _filters(args))
+    answer = engine.ask(question, _filters(engine, args))
     if args.json:
         print(schemas.ask_out(answer).model_dump_json(indent=2))
-        return 0
+        return EXIT_OK if answer.found else EXIT_NO_ANSWER
     print(answer.text)
     for i, e in enumerate(answer.evidence, start=1):
         print(f"  [{i}] {e.chunk.city or ''} · {e.chunk.title} · {' › '.join(e.chunk.heading_path)}")
         print(f"      {e.chunk.path} [{e.span.start}:{e.span.end}]")
-    return 0 if answer.found else 3
+    return EXIT_OK if answer.found else EXIT_NO_ANSWER
 
 
 def cmd_chunks(args) -> int:
+    if Path(args.file).suffix != ".txt":
+        raise ValueError(f"{args.file} is not a report: reports are .txt files, like those in seeds/")
     from retrieval.documents.chunking import ChunkingConfig, chunk_document
     from retrieval.documents.outline import find_headings
     from retrieval.documents.reading import read_report
@@ -164,6 +190,9 @@ def cmd_chunks(args) -> int:
 def cmd_eval(args) -> int:
     from eval.run import run_eval
 
+    if not Path(args.questions).is_file():
+        raise FileNotFoundError(f"{args.questions}: no such questions file (one JSON question per line, "
+                                "like eval/questions.jsonl)")
     engine = open_engine(args)
     return run_eval(engine, Path(args.questions), name=args.name, out_dir=Path(args.out))
 
@@ -171,6 +200,9 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     from eval.bench import run_bench
 
+    if not Path(args.dir).is_dir():
+        raise FileNotFoundError(f"{args.dir}: no such folder (a benchmark folder holds corpus.jsonl, "
+                                "queries.jsonl and qrels.tsv)")
     return run_bench(Path(args.dir), split=args.split, json_out=Path(args.json) if args.json else None,
                      config=engine_config(args), titles=not args.no_titles, limit=args.limit)
 
@@ -181,9 +213,23 @@ def cmd_perf(args) -> int:
     return run_perf(engine_config(args), out=Path(args.out), quick=args.quick)
 
 
+def _top_k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= 100:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, got {text!r}")
+    return k
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="reportqa", description="Search and answers over ecology and environment bureau work reports.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from importlib.metadata import version
+
+    p = argparse.ArgumentParser(prog="reportqa", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Search and answers over ecology and environment bureau work reports.")
+    p.add_argument("--version", action="version", version=f"reportqa {version('reportqa')}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_paths(sp):
         sp.add_argument("--seeds", default="seeds", help="folder of report files (default: seeds)")
@@ -204,44 +250,48 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(run=cmd_index)
 
     sp = with_paths(sub.add_parser("serve", help="serve the API and the web page"))
-    sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     sp.set_defaults(run=cmd_serve)
 
     sp = with_paths(sub.add_parser("search", help="ranked passages with citations"))
-    sp.add_argument("query")
-    sp.add_argument("-k", type=int, default=10, choices=range(1, 101), metavar="K", help="results (1-100)")
-    sp.add_argument("--mode", default="hybrid", choices=("hybrid", "bm25", "dense"))
+    sp.add_argument("query", help="the question, in Chinese or English; - reads it from standard input")
+    sp.add_argument("-k", type=_top_k, default=10, metavar="K", help="how many results, 1-100 (default: 10)")
+    sp.add_argument("--mode", default="hybrid", choices=("hybrid", "bm25", "dense"),
+                    help="hybrid (default) fuses BM25 and dense; or either alone")
     with_filters(sp)
     sp.set_defaults(run=cmd_search)
 
     sp = with_paths(sub.add_parser("ask", help="a short answer with its evidence"))
-    sp.add_argument("question")
+    sp.add_argument("question", help="the question, in Chinese or English; - reads it from standard input")
     with_filters(sp)
     sp.set_defaults(run=cmd_ask)
 
     sp = sub.add_parser("chunks", help="print a report's metadata, outline and chunks")
-    sp.add_argument("file")
-    sp.add_argument("--max-chars", type=int, default=300)
-    sp.add_argument("--width", type=int, default=80)
+    sp.add_argument("file", help="a report file, e.g. seeds/000_151f93f2618fcf8d.txt")
+    sp.add_argument("--max-chars", type=int, default=300, help="the chunk size to show (default: 300)")
+    sp.add_argument("--width", type=int, default=80, help="characters of each chunk to print (default: 80)")
     sp.set_defaults(run=cmd_chunks)
 
     sp = with_paths(sub.add_parser("eval", help="the recall benchmark on the seed reports"))
-    sp.add_argument("questions", nargs="?", default="eval/questions.jsonl")
-    sp.add_argument("--name", default="latest", help="results go to eval/results/NAME.*")
-    sp.add_argument("--out", default="eval/results")
+    sp.add_argument("questions", nargs="?", default="eval/questions.jsonl",
+                    help="the questions file (default: eval/questions.jsonl)")
+    sp.add_argument("--name", default="latest", help="results go to OUT/NAME.json, .md and .png (default: latest)")
+    sp.add_argument("--out", default="eval/runs", help="folder for the results (default: eval/runs, not tracked; "
+                                                       "eval/results holds the committed ones)")
     sp.set_defaults(run=cmd_eval)
 
     sp = with_paths(sub.add_parser("bench", help="the same metrics on an external benchmark folder"))
-    sp.add_argument("dir")
-    sp.add_argument("--split", default="dev")
+    sp.add_argument("dir", help="a folder with corpus.jsonl, queries.jsonl and qrels.tsv")
+    sp.add_argument("--split", default="dev", help="which queries to use, by their split field (default: dev)")
     sp.add_argument("--json", help="write the metrics to this JSON file")
     sp.add_argument("--no-titles", action="store_true", help="index passages without their titles")
     sp.add_argument("--limit", type=int, default=0, help="only the first N queries (0: all)")
     sp.set_defaults(run=cmd_bench)
 
     sp = with_paths(sub.add_parser("perf", help="latency, throughput and scale benchmark"))
-    sp.add_argument("--out", default="eval/results/perf")
+    sp.add_argument("--out", default="eval/results/perf", help="results go to OUT.json and OUT.png "
+                                                               "(default: eval/results/perf)")
     sp.add_argument("--quick", action="store_true", help="smaller scale curve, for a fast look")
     sp.set_defaults(run=cmd_perf)
     return p
@@ -252,9 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.backends.base import BackendError
 
     args = parser().parse_args(argv)
+    # The library's one-time and repair notices (model conversion, start-up check) on stderr.
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    logging.getLogger("reportqa").setLevel(logging.INFO)
     try:
         return args.run(args)
-    except (ReportError, BackendError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except BrokenPipeError:
+        # The reader left (`| head`): say nothing more, and let Python's exit flush nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except (ReportError, BackendError, OSError, ValueError, RuntimeError) as exc:
         print(f"reportqa {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -108,16 +108,20 @@ class QuestionQueue:
         self._admitted = 0
 
     async def run(self, work):
-        """Await `work()` (a coroutine factory) in turn, within the time limit."""
+        """Await `work()` (a coroutine factory) in turn, within the time limit. A question past
+        the limit is answered at once, but keeps its place among the running until its thread
+        is done, so abandoned work never piles up beyond `running`."""
         if self._admitted >= self.limits.running + self.limits.waiting:
             raise Busy()
         self._admitted += 1
         try:
-            async with self._running:
-                try:
-                    return await asyncio.wait_for(work(), self.limits.question_timeout_s)
-                except asyncio.TimeoutError:
-                    raise TimedOut() from None
+            await self._running.acquire()
+            task = asyncio.ensure_future(work())
+            task.add_done_callback(lambda _: self._running.release())
+            try:
+                return await asyncio.wait_for(asyncio.shield(task), self.limits.question_timeout_s)
+            except asyncio.TimeoutError:
+                raise TimedOut() from None
         finally:
             self._admitted -= 1
 
@@ -138,6 +142,8 @@ class KeyAttempts:
             while failures and now - failures[0] > self.limits.key_window_s:
                 failures.popleft()
             if len(failures) < self.limits.key_failures:
+                if not failures:
+                    del self._failures[client]  # remember only clients that are failing now
                 return 0.0
             return self.limits.key_window_s - (now - failures[0])
 

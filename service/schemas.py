@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from retrieval.answers.extractive import Answer, Evidence
+from retrieval.search.query import MAX_QUESTION_CHARS
 from retrieval.models import Chunk, Document, Result
 from retrieval.search.searcher import SearchOutcome
 
@@ -22,7 +23,7 @@ def _encodable(text: str) -> str:
     return text
 
 
-Text = Annotated[str, AfterValidator(_encodable)]
+Text = Annotated[str, StringConstraints(max_length=MAX_QUESTION_CHARS), AfterValidator(_encodable)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_encodable)]
 
 
@@ -35,15 +36,28 @@ class FiltersIn(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={"examples": [
         {"query": "which city achieved 100% national-section water quality", "top_k": 5},
-        {"query": "赣州美丽建设项目完成了多少投资", "top_k": 10, "mode": "hybrid",
-         "filters": {"city": ["赣州"], "year": [2022]}},
+        {"query": "赣州美丽建设项目完成了多少投资", "size": 10, "from": 10, "mode": "hybrid",
+         "filters": {"city": ["赣州"], "year": [2022]}, "facets": True},
     ]})
     query: Text = Field(..., description="the question, in Chinese (simplified or traditional) or English")
-    top_k: int = Field(10, ge=1, le=100)
+    top_k: int = Field(10, ge=1, le=100, description="results to return (alias: size)")
+    size: int | None = Field(None, ge=1, le=100, description="the same as top_k, for paging with from")
+    from_: int = Field(0, ge=0, le=99, alias="from", description="results to skip: from + size <= 100")
     mode: Mode = "hybrid"
     filters: FiltersIn | None = None
+    facets: bool = Field(False, description="also count the matching passages by city and year")
+
+    @model_validator(mode="after")
+    def _page_fits(self):
+        if self.from_ + self.page_size > 100:
+            raise ValueError(f"from + size must be at most 100, got {self.from_} + {self.page_size}")
+        return self
+
+    @property
+    def page_size(self) -> int:
+        return self.size or self.top_k
 
 
 class AskRequest(BaseModel):
@@ -94,12 +108,26 @@ class SearchResult(Cited):
     explanation: Explanation
 
 
+class FacetCount(BaseModel):
+    value: str | int
+    count: int
+
+
+class FacetsOut(BaseModel):
+    city: list[FacetCount]
+    year: list[FacetCount]
+
+
 class SearchResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
     query: str
     mode: str
     took_ms: float
     language: str
+    total: int = Field(description="passages that matched, of which results is one page")
+    from_: int = Field(0, alias="from")
     results: list[SearchResult]
+    facets: FacetsOut | None = None
 
 
 class EvidenceOut(Cited):
@@ -158,9 +186,13 @@ def result_out(r: Result) -> SearchResult:
     )
 
 
-def search_out(o: SearchOutcome) -> SearchResponse:
-    return SearchResponse(query=o.query, mode=o.mode, took_ms=round(o.took_ms, 2),
-                          language=o.analysis.language, results=[result_out(r) for r in o.results])
+def search_out(o: SearchOutcome, offset: int = 0, facets: bool = False) -> SearchResponse:
+    counts = None
+    if facets and o.facets is not None:
+        counts = FacetsOut(city=[FacetCount(value=c, count=n) for c, n in o.facets.cities],
+                           year=[FacetCount(value=y, count=n) for y, n in o.facets.years])
+    return SearchResponse(query=o.query, mode=o.mode, took_ms=round(o.took_ms, 2), language=o.analysis.language,
+                          total=o.total, from_=offset, results=[result_out(r) for r in o.results], facets=counts)
 
 
 def evidence_out(e: Evidence) -> EvidenceOut:

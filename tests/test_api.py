@@ -63,7 +63,7 @@ def test_ask_backs_its_answer_with_evidence(client, project):
     ({"query": ""}, 400, "empty_query"),
     ({"query": "   "}, 400, "empty_query"),
     ({"query": "？？！！"}, 400, "nothing_to_search"),
-    ({"query": "水" * 2001}, 400, "query_too_long"),
+    ({"query": "水" * 2001}, 422, "invalid_request"),
     ({"query": "水质", "top_k": 0}, 422, "invalid_request"),
     ({"query": "水质", "top_k": 101}, 422, "invalid_request"),
     ({"query": "水质", "mode": "sparse"}, 422, "invalid_request"),
@@ -246,3 +246,76 @@ def test_the_openapi_document_is_valid(client):
     from openapi_spec_validator import validate
 
     validate(client.get("/openapi.json").json())
+
+
+def test_a_question_over_the_time_limit_answers_503(fake_engine):
+    import time
+
+    from service.guards import Limits
+
+    slow = fake_engine.search
+
+    def too_slow(*args, **kwargs):
+        time.sleep(0.5)
+        return slow(*args, **kwargs)
+
+    fake_engine.search = too_slow
+    try:
+        with TestClient(create_app(fake_engine, ServiceConfig(limits=Limits(question_timeout_s=0.1)))) as c:
+            response = c.post("/v1/search", json={"query": "水质"})
+    finally:
+        fake_engine.search = slow
+    assert response.status_code == 503 and response.json()["error"]["code"] == "timeout"
+
+
+def test_the_query_cache_is_keyed_by_a_fixed_size_digest(fake_engine):
+    from retrieval.backends.base import Filters
+
+    fake_engine.search("水质", filters=Filters(cities=tuple(f"城{i}" for i in range(50))))
+    assert all(len(key[1]) == 32 for key in fake_engine._cache)
+
+
+# ----- API conventions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("city", ["温州", "温州市", "溫州", "Wenzhou"])
+def test_a_city_filter_takes_every_form_a_question_takes(client, city):
+    results = client.post("/v1/search", json={"query": "水质", "filters": {"city": [city]}}).json()["results"]
+    assert results and {r["city"] for r in results} == {"温州"}
+    assert {r["city"] for r in client.get("/v1/search", params={"q": "水质", "city": city}).json()["results"]} == {"温州"}
+
+
+def test_a_filter_value_the_collection_lacks_lists_what_it_holds(client):
+    response = client.post("/v1/search", json={"query": "水质", "filters": {"city": ["杭州"]}})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_filter_value"
+    assert "温州" in response.json()["error"]["message"] and "厦门" in response.json()["error"]["message"]
+    response = client.get("/v1/search", params={"q": "水质", "year": 2031})
+    assert response.status_code == 422 and "2019" in response.json()["error"]["message"]
+
+
+def test_pages_of_one_ranking_with_a_total_and_facets(client):
+    first = client.post("/v1/search", json={"query": "空气质量", "size": 5, "facets": True}).json()
+    second = client.post("/v1/search", json={"query": "空气质量", "size": 5, "from": 5}).json()
+    assert [r["rank"] for r in second["results"]] == [6, 7, 8, 9, 10] and second["from"] == 5
+    assert not {r["chunk_id"] for r in first["results"]} & {r["chunk_id"] for r in second["results"]}
+    assert first["total"] >= 10 and first["total"] == second["total"]
+    assert sum(f["count"] for f in first["facets"]["city"]) <= first["total"]
+    assert {f["value"] for f in first["facets"]["city"]} <= {"温州", "嘉兴", "赣州", "绍兴", "厦门"}
+    assert second["facets"] is None
+    too_far = client.post("/v1/search", json={"query": "空气质量", "size": 10, "from": 95})
+    assert too_far.status_code == 422 and "from + size" in too_far.json()["error"]["message"]
+
+
+def test_ask_has_a_get_form(client):
+    body = client.get("/v1/ask", params={"q": "温州全年办了多少行政处罚案件"}).json()
+    assert "797" in body["answer"]
+
+
+def test_cors_is_off_by_default_and_configurable(fake_engine):
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    with TestClient(create_app(fake_engine)) as c:
+        assert "access-control-allow-origin" not in c.options("/v1/search", headers=preflight).headers
+    with TestClient(create_app(fake_engine, ServiceConfig(cors_origins=("https://app.example",)))) as c:
+        response = c.options("/v1/search", headers=preflight)
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "https://app.example"

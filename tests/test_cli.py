@@ -77,3 +77,55 @@ def test_index_moves_a_local_collection_to_milvus_without_embedding_it_again(pro
                            env={**os.environ, "REPORTQA_MODEL": "hashing-64", **env_backend})
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["results"][0]["city"] == "赣州"
+
+
+def test_version_and_the_exit_codes_in_help(project):
+    assert reportqa(project, "--version").stdout.startswith("reportqa ")
+    helped = reportqa(project, "--help")
+    assert "exit codes" in helped.stdout and "3  no answer" in helped.stdout
+
+
+def test_a_bad_k_says_the_range_not_a_hundred_values(project):
+    out = reportqa(project, "search", "水质", "-k", "0")
+    assert out.returncode == 2 and "from 1 to 100" in out.stderr and "99" not in out.stderr
+
+
+def test_ask_json_exits_3_when_nothing_answers(project):
+    out = reportqa(project, "ask", "杭州的人口是多少", "--json")
+    assert out.returncode == 3 and json.loads(out.stdout)["found"] is False
+
+
+def test_a_question_from_standard_input(project):
+    env = {**os.environ, "REPORTQA_MODEL": "hashing-64", "REPORTQA_CACHE_DIR": str(project / ".cache")}
+    out = subprocess.run([sys.executable, "-m", "service.cli", "search", "-", "-k", "1", "--json"], cwd=project,
+                         env=env, input="赣州美丽建设项目投资", capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and json.loads(out.stdout)["results"][0]["city"] == "赣州"
+
+
+def test_piping_into_head_is_quiet(project):
+    env = {**os.environ, "REPORTQA_MODEL": "hashing-64", "REPORTQA_CACHE_DIR": str(project / ".cache")}
+    out = subprocess.run(f"{sys.executable} -m service.cli search 水质 -k 50 | head -n 1", shell=True, cwd=project,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+
+
+def test_serve_on_a_busy_port_says_so_before_loading_anything(project):
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        out = reportqa(project, "serve", "--port", str(held.getsockname()[1]))
+    assert out.returncode == 1 and "in use" in out.stderr and "serving" not in out.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("chunks", "README.md"), "not a report"),
+    (("eval", "nope.jsonl"), "no such questions file"),
+    (("bench", "missing-folder"), "no such folder"),
+    (("search", "水质", "--city", "杭州"), "it holds: 厦门"),
+])
+def test_clear_one_line_errors(project, args, message):
+    (project / "README.md").write_text("# not a report\n赣州投资", encoding="utf-8")
+    out = reportqa(project, *args)
+    assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr

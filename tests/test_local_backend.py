@@ -162,10 +162,18 @@ def test_a_changed_segment_file_is_detected(fake_engine, project):
         Engine(engine_config(project), encoder=HashingEncoder(64)).load()
 
 
-@pytest.mark.parametrize("damage", ["{not json", '{"format_version": 2}'])
+@pytest.mark.parametrize("damage", ["{not json", '{"format_version": 2}', "no segments", "no file list"])
 def test_unreadable_manifest_is_detected(fake_engine, project, damage):
     generation = (project / "index" / "CURRENT").read_text().strip()
-    (project / "index" / "generations" / f"{generation}.json").write_text(damage)
+    path = project / "index" / "generations" / f"{generation}.json"
+    manifest = json.loads(path.read_text())
+    if damage == "no segments":
+        del manifest["segments"]
+        damage = json.dumps(manifest)
+    elif damage == "no file list":
+        del manifest["segments"][0]["files"]  # checksums skipped would let a changed chunk be served
+        damage = json.dumps(manifest)
+    path.write_text(damage)
     with pytest.raises(IndexStoreError, match="corrupt|match"):
         Engine(engine_config(project), encoder=HashingEncoder(64)).load()
 

@@ -128,5 +128,5 @@ def test_milvus_ranks_the_eval_set_like_the_local_backend(real_engine, tmp_path)
     milvus_metrics = evaluate(milvus, questions, progress=False)["metrics"]["hybrid"]
     assert abs(local_metrics["overall"]["recall@5"] - milvus_metrics["overall"]["recall@5"]) <= 0.02
     for slice_, row in local_metrics.items():
-        if row["n"] >= 30:
-            assert abs(row["recall@5"] - milvus_metrics[slice_]["recall@5"]) <= 0.03, slice_
+        if row["n"] >= 30:  # smaller slices move by a whole question at a time
+            assert abs(row["recall@5"] - milvus_metrics[slice_]["recall@5"]) <= 0.02, slice_

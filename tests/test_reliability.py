@@ -115,11 +115,13 @@ def test_unusable_names_are_refused_before_anything_is_written(fake_engine, proj
 
 
 def test_two_files_with_one_id_are_refused_naming_both(project):
-    (project / "seeds" / "a b.txt").write_text("杭州市生态环境局2024年工作总结\n全市空气优良率90%。", encoding="utf-8")
+    (project / "seeds" / "a_b").write_text("杭州市生态环境局2024年工作总结\n全市空气优良率90%。", encoding="utf-8")
     (project / "seeds" / "a_b.txt").write_text("宁波市生态环境局2024年工作总结\n全市空气优良率91%。", encoding="utf-8")
+    (project / "seeds" / "a b.txt").write_text("宁波市生态环境局2024年工作总结\n全市空气优良率92%。", encoding="utf-8")
     report = engine_for(project, "local").build()
     messages = [p.message for p in report.problems]
-    assert any("a_b.txt" in m and "a b.txt" in m and "already taken" in m for m in messages)
+    assert any("a_b.txt" in m and "seeds/a_b" in m and "already taken" in m for m in messages)
+    assert any("'a b.txt' is not a usable report name" in m for m in messages)
 
 
 def test_a_bom_is_not_part_of_a_title(fake_engine):

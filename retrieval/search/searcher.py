@@ -5,6 +5,7 @@ compare cities, each result explaining where its score came from."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from retrieval.backends.base import NO_FILTERS, Filters, SearchView
@@ -41,6 +42,16 @@ class SearchOutcome:
     analysis: QueryAnalysis
     results: tuple[Result, ...]
     took_ms: float
+    total: int = 0  # candidates that matched, of which `results` is one page
+    facets: "Facets | None" = None
+
+
+@dataclass(frozen=True)
+class Facets:
+    """How the matching candidates spread over cities and years, most first."""
+
+    cities: tuple[tuple[str, int], ...]
+    years: tuple[tuple[int, int], ...]
 
 
 class Searcher:
@@ -54,7 +65,9 @@ class Searcher:
         self.analyzer = analyzer
         self.config = config
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = NO_FILTERS) -> SearchOutcome:
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters = NO_FILTERS,
+               offset: int = 0) -> SearchOutcome:
+        """Results offset+1 .. offset+k of the ranking (pages of one ranking, not a new search)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         started = time.perf_counter()
@@ -70,12 +83,23 @@ class Searcher:
             ranked = self._diversify(ranked)
         explain = self._explanations(bm25_hits, dense_hits)
         results = []
-        for rank, (cid, score, boosts) in enumerate(ranked[:k], start=1):
+        for rank, (cid, score, boosts) in enumerate(ranked[offset : offset + k], start=offset + 1):
             chunk = self.view.chunk(cid)
             results.append(Result(rank, score, chunk, highlights(chunk.text, analysis.tokens),
                                   Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts))))
         took = (time.perf_counter() - started) * 1000
-        return SearchOutcome(query, mode, analysis, tuple(results), took)
+        return SearchOutcome(query, mode, analysis, tuple(results), took, len(ranked), self._facets(ranked))
+
+    def _facets(self, ranked) -> Facets:
+        cities, years = Counter(), Counter()
+        for cid, _, _ in ranked:
+            chunk = self.view.chunk(cid)
+            if chunk.city:
+                cities[chunk.city] += 1
+            if chunk.year:
+                years[chunk.year] += 1
+        return Facets(tuple(sorted(cities.items(), key=lambda c: (-c[1], c[0]))),
+                      tuple(sorted(years.items(), key=lambda y: (-y[1], y[0]))))
 
     def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits) -> list[tuple[str, float]]:
         if mode == "bm25":
@@ -118,13 +142,17 @@ class Searcher:
         return out
 
 
+# Words a question is phrased with rather than what it asks about: worth matching, not marking.
+_NOT_MARKED = frozenset({"城市", "达到", "实现", "情况", "工作", "全市", "哪些", "哪个", "多少", "是否", "完成"})
+
+
 def highlights(text: str, tokens: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """[start, end) spans of text where query tokens occur, found in the normal form
-    (so 溫州 in a question highlights 温州) and mapped back to exact offsets."""
+    """[start, end) spans of text where the question's content words occur, found in the
+    normal form (so 溫州 in a question highlights 温州) and mapped back to exact offsets."""
     norm = normalize(text)
     spans = []
     for token in set(tokens):
-        if len(token) < 2 and not token.isdigit():
+        if (len(token) < 2 and not token.isdigit()) or token in _NOT_MARKED:
             continue
         pos = norm.text.find(token)
         while pos >= 0:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -57,7 +58,9 @@ class Tokenizer:
 
     @cached_property
     def _jieba(self):
-        import jieba
+        with warnings.catch_warnings():  # jieba 0.42 imports pkg_resources, deprecated upstream
+            warnings.simplefilter("ignore")
+            import jieba
 
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()

@@ -49,6 +49,8 @@ class LocalBackend:
         self._lock = threading.Lock()
         self._state = CollectionState.empty(settings.bm25)
         self._fresh = fresh
+        self._entries: dict[str, dict] = {}  # the current manifest's segment and report entries
+        self._documents: dict[str, dict] = {}
         if self.store is not None and self.store.exists():
             # A fresh collection still numbers its generations after the ones on disk.
             self._state = self._state.numbered(self.store.latest_generation()) if fresh else self._load()
@@ -56,12 +58,20 @@ class LocalBackend:
     def _load(self) -> CollectionState:
         manifest = self.store.manifest()
         self.store.check(manifest, self.expectation)
+        entries = manifest.get("segments")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.store.corrupt("its manifest lists no segments")
         segments = [self.store.read_segment(entry, self.settings.dense, self.expectation.dimension)
-                    for entry in manifest["segments"]]
+                    for entry in entries]
         for segment in segments:
             segment.faiss  # built before any question needs it
-        deleted = {k: frozenset(v) for k, v in manifest.get("deleted", {}).items()}
-        return CollectionState.of(segments, deleted, self.settings.bm25, manifest["generation"])
+        self._entries = {e["id"]: e for e in entries}
+        self._documents = dict(manifest.get("documents") or {})
+        try:
+            deleted = {str(k): frozenset(v) for k, v in manifest.get("deleted", {}).items()}
+            return CollectionState.of(segments, deleted, self.settings.bm25, int(manifest["generation"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self.store.corrupt(f"its manifest's tombstones or generation cannot be read ({exc})") from None
 
     # ----- reads -----------------------------------------------------------------------
 
@@ -101,14 +111,23 @@ class LocalBackend:
 
     @contextmanager
     def _writing(self):
-        """(state, next generation number) under the writer locks of this process and the folder."""
+        """(state, next generation number) under this process's write lock. Across processes
+        the caller holds the folder's writer lock (`transactions.writer_lock`; the engine does)."""
         with self._lock:
-            if self.store is None:
-                yield self._state, self._state.generation + 1
-                return
-            with self.store.writer_lock():
+            if self.store is not None:
                 self._catch_up()
-                yield self._state, self._state.generation + 1
+            yield self._state, self._state.generation + 1
+
+    def refresh(self) -> None:
+        with self._lock:
+            if self.store is not None:
+                self._catch_up()
+
+    def discard_uncommitted(self) -> None:
+        """Segments and partial files no generation names: left by a write a crash interrupted."""
+        with self._lock:
+            if self.store is not None and self.store.exists():
+                self.store.collect_garbage()
 
     def _catch_up(self) -> None:
         """Another process may have written since this one loaded: start from its generation."""
@@ -139,32 +158,33 @@ class LocalBackend:
         heavy = [s for s in segments if state.dead_fraction(s) > self.settings.max_dead_fraction]
         if len(segments) <= self.settings.max_segments:
             return heavy
-        live = {s.segment_id: len(s) * (1 - state.dead_fraction(s)) for s in segments}
-        largest = max(segments, key=lambda s: live[s.segment_id])
-        if live[largest.segment_id] * 2 >= sum(live.values()) and largest not in heavy:
-            return [s for s in segments if s is not largest]  # leave the big one as it is
-        return list(segments)
+        # Tiered, as Lucene merges: the smallest segments become one, so the count falls to
+        # half the limit and a large segment is rewritten only as rarely as it is worth.
+        by_size = sorted(segments, key=lambda s: len(s) * (1 - state.dead_fraction(s)))
+        smallest = by_size[: len(segments) - self.settings.max_segments // 2 + 1]
+        return smallest + [s for s in heavy if s not in smallest]
 
     def _publish(self, state: CollectionState, written: dict, generation: int) -> None:
+        """Write the new segments, then switch to a manifest that lists them beside the
+        entries (checksums included) of every segment and report it keeps: only what this
+        write produced is hashed and synced."""
         if self.store is not None:
-            entries = {}
+            entries = dict(self._entries)
             for segment in state.segments:
                 if segment.segment_id in written:
                     entries[segment.segment_id] = self.store.write_segment(segment, written[segment.segment_id])
-            previous = self._segment_entries()
             self.checkpoint("segment_written")
-            segments = [entries.get(s.segment_id) or previous[s.segment_id] for s in state.segments]
-            documents = {doc_id: {"segment": state.segment_of(doc_id), "path": doc.path,
-                                  "sha256": content_hash(doc), "encoding": doc.encoding}
-                         for doc_id, doc in state.documents().items()}
+            segments = [entries[s.segment_id] for s in state.segments]
+            documents = {}
+            for doc_id, doc in state.documents().items():
+                segment_id = state.segment_of(doc_id)
+                kept = self._documents.get(doc_id)
+                documents[doc_id] = (kept if kept and kept["segment"] == segment_id else
+                                     {"segment": segment_id, "path": doc.path, "sha256": content_hash(doc),
+                                      "encoding": doc.encoding})
             self.store.switch(new_manifest(generation, self.expectation, segments, dict(state.deleted), documents))
             self.checkpoint("generation_switched")
             self.store.collect_garbage()
+            self._entries, self._documents = {e["id"]: e for e in segments}, documents
         self._state = state.numbered(generation)
         self._fresh = False
-
-    def _segment_entries(self) -> dict:
-        """Manifest entries (with checksums) of the segments already on disk."""
-        if self._fresh or not self.store.exists():
-            return {}
-        return {s["id"]: s for s in self.store.manifest()["segments"]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -34,6 +35,37 @@ def okapi_idf(doc_freq: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     return np.where(idf < 0, floor, idf)
 
 
+def idf_floor(doc_freq: Mapping[str, int], n_docs: int, epsilon: float) -> float:
+    """rank-bm25's value for negative idf: epsilon times the mean raw idf over the vocabulary."""
+    if not doc_freq:
+        return 0.0
+    df = np.fromiter(doc_freq.values(), dtype=np.float64, count=len(doc_freq))
+    return epsilon * float(raw_idf(df, n_docs).mean())
+
+
+def idf_of(terms: Sequence[str], doc_freq: Mapping[str, int], n_docs: int, floor: float) -> dict[str, float]:
+    """idf of the terms a collection holds (the others are left out), negatives raised to floor."""
+    present = [t for t in dict.fromkeys(terms) if doc_freq.get(t)]
+    if not present:
+        return {}
+    raw = raw_idf(np.array([doc_freq[t] for t in present], dtype=np.float64), n_docs)
+    return {t: float(v if v >= 0 else floor) for t, v in zip(present, raw)}
+
+
+def term_counts(rows_tokens: Sequence[Sequence[str]]) -> tuple[sparse.csc_matrix, tuple[str, ...]]:
+    """A rows x terms matrix of term frequencies (columns are terms) and its vocabulary."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, tfs = [], [], []
+    for row, tokens in enumerate(rows_tokens):
+        for term, tf in Counter(tokens).items():
+            rows.append(row)
+            cols.append(vocabulary.setdefault(term, len(vocabulary)))
+            tfs.append(tf)
+    matrix = sparse.csc_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)),
+                               shape=(len(rows_tokens), len(vocabulary)))
+    return matrix, tuple(vocabulary)
+
+
 def okapi_term_weight(tf: np.ndarray, doc_len: np.ndarray, avg_len: float, k1: float, b: float) -> np.ndarray:
     return tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avg_len))
 
@@ -55,16 +87,8 @@ class BM25Index:
     backend does per segment, on its own (for the scale benchmark and the oracle test)."""
 
     def __init__(self, corpus_tokens: list[list[str]], params: BM25Params = BM25Params()):
-        vocabulary: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for row, tokens in enumerate(corpus_tokens):
-            for term, tf in Counter(tokens).items():
-                rows.append(row)
-                cols.append(vocabulary.setdefault(term, len(vocabulary)))
-                tfs.append(tf)
-        counts = sparse.csr_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)),
-                                   shape=(len(corpus_tokens), len(vocabulary)))
-        self._build(counts, vocabulary, params)
+        counts, terms = term_counts(corpus_tokens)
+        self._build(counts, {t: j for j, t in enumerate(terms)}, params)
 
     @classmethod
     def from_term_counts(cls, counts: sparse.spmatrix, vocabulary: dict[str, int],

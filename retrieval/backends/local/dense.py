@@ -45,6 +45,7 @@ def build_faiss_index(vectors: np.ndarray, config: DenseConfig = DenseConfig()):
             index = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit,
                                                   faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = 64  # k-means on a sample: minutes less at a million vectors
+        index.cp.min_points_per_centroid = 1  # small segments train fewer points per list: fine, and no warning
         index.train(vectors)
         index.nprobe = config.ivf_probe
     else:

@@ -4,7 +4,6 @@ kept beside the segments (`state.py`), and merging replaces segments by a new on
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
@@ -13,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.backends.base import Filters, IndexedDocument
+from retrieval.backends.local.bm25 import term_counts
 from retrieval.backends.local.dense import DenseConfig, build_faiss_index
 from retrieval.models import Chunk, Document
 
@@ -39,17 +39,8 @@ class Segment:
     @classmethod
     def from_rows(cls, segment_id: str, documents: tuple[Document, ...], chunks: tuple[Chunk, ...],
                   tokens: Sequence[Sequence[str]], vectors: np.ndarray, dense: DenseConfig) -> "Segment":
-        vocabulary: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for row, row_tokens in enumerate(tokens):
-            for term, tf in Counter(row_tokens).items():
-                rows.append(row)
-                cols.append(vocabulary.setdefault(term, len(vocabulary)))
-                tfs.append(tf)
-        tf = sparse.csc_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)),
-                               shape=(len(chunks), len(vocabulary)))
-        return cls(segment_id, documents, chunks, tuple(vocabulary), tf,
-                   np.ascontiguousarray(vectors, dtype=np.float32), dense)
+        tf, terms = term_counts(tokens)
+        return cls(segment_id, documents, chunks, terms, tf, np.ascontiguousarray(vectors, dtype=np.float32), dense)
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument
-from retrieval.backends.local.bm25 import BM25Params, okapi_scores, raw_idf
+from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of, okapi_scores
 from retrieval.backends.local.segment import Segment
 from retrieval.models import Chunk, Document, Hit
 
@@ -154,6 +154,10 @@ class CollectionState:
     def counts(self) -> Counts:
         return Counts(len(self._documents), self.live_chunks)
 
+    @property
+    def snapshot(self):
+        return self  # states are immutable: the state itself names its commit
+
     def _allowed(self, segment: Segment, filters: Filters) -> np.ndarray | None:
         """Rows a question may see in the segment, or None for all of them."""
         dead = self.dead_rows(segment)
@@ -166,18 +170,10 @@ class CollectionState:
 
     @cached_property
     def _idf_floor(self) -> float:
-        if not self.doc_freq:
-            return 0.0
-        df = np.fromiter(self.doc_freq.values(), dtype=np.float64, count=len(self.doc_freq))
-        return self.bm25.epsilon * float(raw_idf(df, self.live_chunks).mean())
+        return idf_floor(self.doc_freq, self.live_chunks, self.bm25.epsilon)
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
-        present = [t for t in dict.fromkeys(terms) if t in self.doc_freq]
-        if not present:
-            return {}
-        df = np.array([self.doc_freq[t] for t in present], dtype=np.float64)
-        raw = raw_idf(df, self.live_chunks)
-        return {t: float(v if v >= 0 else self._idf_floor) for t, v in zip(present, raw)}
+        return idf_of(terms, self.doc_freq, self.live_chunks, self._idf_floor)
 
     def bm25_scores(self, segment: Segment, tokens: Sequence[str]) -> np.ndarray:
         """rank-bm25's score of every row of the segment (dead rows included)."""

@@ -12,7 +12,6 @@ of other segments are never rewritten. Loading verifies every file against its c
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -20,23 +19,23 @@ import re
 import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.backends.base import BackendError, Expectation
+from retrieval.backends.base import CollectionUnusable, Expectation
 from retrieval.backends.local.dense import DenseConfig
 from retrieval.backends.local.segment import Segment
 from retrieval.models import Chunk, Document, Span
+from retrieval.transactions import fsync_path
 
 FORMAT_VERSION = 2
 SEGMENT_FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy")
 _GENERATION = re.compile(r"[0-9]{6,12}")
 
 
-class IndexStoreError(BackendError):
+class IndexStoreError(CollectionUnusable):
     """The index on disk cannot be used; the message says why and what to do."""
 
 
@@ -57,14 +56,6 @@ def _write_jsonl(path: Path, rows) -> None:
 def _read_jsonl(path: Path) -> list:
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def document_row(doc: Document) -> dict:
@@ -108,17 +99,6 @@ class IndexStore:
 
     # ----- writing ---------------------------------------------------------------------
 
-    @contextmanager
-    def writer_lock(self):
-        """One writer at a time across processes (the CLI and a server on one folder)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def new_segment_id(self, generation: int) -> str:
         return f"{generation:06d}-{uuid.uuid4().hex[:8]}"
 
@@ -135,11 +115,11 @@ class IndexStore:
             np.save(scratch / "vectors.npy", segment.vectors)
             files = {}
             for name in SEGMENT_FILES:
-                _fsync(scratch / name)
+                fsync_path(scratch / name)
                 files[name] = _sha256(scratch / name)
-            _fsync(scratch)
+            fsync_path(scratch)
             scratch.rename(segments / segment.segment_id)
-            _fsync(segments)
+            fsync_path(segments)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
@@ -153,14 +133,14 @@ class IndexStore:
         name = f"{manifest['generation']:06d}"
         tmp = generations / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        _fsync(tmp)
+        fsync_path(tmp)
         tmp.replace(generations / f"{name}.json")
-        _fsync(generations)
+        fsync_path(generations)
         pointer_tmp = self.folder / f".CURRENT.{uuid.uuid4().hex[:8]}"
         pointer_tmp.write_text(name + "\n")
-        _fsync(pointer_tmp)
+        fsync_path(pointer_tmp)
         os.replace(pointer_tmp, self.pointer)  # the switch
-        _fsync(self.folder)
+        fsync_path(self.folder)
 
     def collect_garbage(self, keep_generations: int = 2) -> None:
         """Drop generations older than the last few, segments none of those names, and what
