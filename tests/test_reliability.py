@@ -168,3 +168,24 @@ def test_the_cli_and_a_server_writing_one_index_never_break_it(fake_engine, proj
     again = engine_for(project, "local")
     again.load()
     assert_consistent(again, project)
+
+
+def test_a_second_process_on_a_milvus_lite_file_is_told_why_it_cannot_write(tmp_path):
+    """milvus-lite serves a file to one process: the second writer (here the CLI) gets a clear
+    one-line error instead of a half-done write, and the holder's collection is untouched."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from retrieval.backends.milvus import MilvusBackend, MilvusSettings;"
+        "from retrieval.backends.base import Expectation;"
+        f"MilvusBackend(MilvusSettings(uri={str(tmp_path / 'm.db')!r}), Expectation('m', 4, 't', 300));"
+        "print('open', flush=True); time.sleep(60)")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        second = subprocess.run([sys.executable, "-c", (
+            "from retrieval.backends.milvus import MilvusBackend, MilvusSettings;"
+            "from retrieval.backends.base import Expectation;"
+            f"MilvusBackend(MilvusSettings(uri={str(tmp_path / 'm.db')!r}), Expectation('m', 4, 't', 300))")],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode != 0 and "one process at a time" in second.stderr

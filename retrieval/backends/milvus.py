@@ -91,6 +91,11 @@ def _client(settings: MilvusSettings):
         try:
             return MilvusClient(uri=settings.uri, token=settings.token)
         except Exception as exc:  # pymilvus raises its own exception types, and OSError for lite
+            if settings.embedded:
+                raise BackendError(
+                    f"cannot open the milvus-lite file {settings.uri} ({exc}): milvus-lite serves a file to one "
+                    "process at a time, so stop the reportqa using it (serve, index) or run against a Milvus "
+                    "server (REPORTQA_MILVUS_URI=http://host:19530)") from None
             raise BackendError(f"cannot reach Milvus at {settings.uri}: {exc}. Check REPORTQA_MILVUS_URI "
                                "(a file path runs the embedded milvus-lite; http://host:19530 a server)") from None
 
