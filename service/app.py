@@ -13,6 +13,8 @@ from typing import Callable
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -102,7 +104,7 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
     key_attempts = KeyAttempts(config.limits)
 
     app = FastAPI(
-        title="reportqa", version="0.1.0", lifespan=lifespan,
+        title="reportqa", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Search and answers over annual work reports of Chinese city ecology and "
                     "environment bureaus, each passage with an exact citation.",
     )
@@ -301,6 +303,21 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         except WriterBusy as exc:
             raise ApiError(503, "writer_busy", str(exc), {"Retry-After": "5"}) from None
         return {"deleted": doc_id}
+
+    # The API docs from assets served here, not a CDN: they work offline.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="reportqa API",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="data:,")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc():
+        return get_redoc_html(openapi_url=app.openapi_url, title="reportqa API",
+                              redoc_js_url="/static/docs/redoc.standalone.js", redoc_favicon_url="data:,",
+                              with_google_fonts=False)
 
     @app.get("/", include_in_schema=False)
     def page():

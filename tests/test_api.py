@@ -319,3 +319,10 @@ def test_cors_is_off_by_default_and_configurable(fake_engine):
         response = c.options("/v1/search", headers=preflight)
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_the_api_docs_work_offline(client):
+    for route, asset in (("/docs", "/static/docs/swagger-ui-bundle.js"), ("/redoc", "/static/docs/redoc.standalone.js")):
+        page = client.get(route)
+        assert page.status_code == 200 and asset in page.text and "cdn." not in page.text
+        assert client.get(asset).status_code == 200

@@ -62,3 +62,17 @@ def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
         marked = wait.until(ready.presence_of_element_located((By.ID, "passage")))
         assert marked.text.replace("\n", "") == passage.replace("\n", "")
         assert "温州市生态环境局" in browser.find_element(By.ID, "title").text
+
+
+def test_the_api_docs_render_without_the_internet(browser, fake_engine):
+    """Swagger UI from the assets served here: the operations appear, nothing is fetched elsewhere."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with running_server(create_app(fake_engine, ServiceConfig())) as url:
+        browser.get(url + "/docs")
+        WebDriverWait(browser, 60).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+        assert "/v1/search" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui").text
+        browser.get(url + "/redoc")
+        WebDriverWait(browser, 60).until(ready.presence_of_element_located((By.CSS_SELECTOR, "[data-section-id]")))
