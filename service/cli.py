@@ -4,6 +4,7 @@ only this edge (and the service) reads the environment."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -119,24 +120,50 @@ def _question(text: str) -> str:
     return checked_question(sys.stdin.read() if text == "-" else text)
 
 
+def _from_server(route: str, body: dict) -> dict | None:
+    """The answer of the server at $REPORTQA_URL, when one is set and reachable: no model to
+    load, so a question takes milliseconds. None to answer here instead."""
+    url = os.environ.get("REPORTQA_URL", "").rstrip("/")
+    if not url:
+        return None
+    import httpx
+
+    try:
+        response = httpx.post(f"{url}{route}", json=body, timeout=60)
+    except httpx.HTTPError:
+        print(f"{url} is not reachable: answering here", file=sys.stderr)
+        return None
+    if response.status_code >= 400:
+        error = response.json().get("error", {}) if "json" in response.headers.get("content-type", "") else {}
+        raise ValueError(error.get("message") or f"{url} answered HTTP {response.status_code}")
+    return response.json()
+
+
+def _filter_body(args) -> dict:
+    return {"city": args.city or None, "year": args.year or None}
+
+
 def cmd_search(args) -> int:
     from service import schemas
 
     query = _question(args.query)
-    engine = open_engine(args)
-    outcome = engine.search(query, args.k, args.mode, _filters(engine, args))
+    body = _from_server("/v1/search", {"query": query, "top_k": args.k, "mode": args.mode,
+                                       "filters": _filter_body(args)})
+    if body is None:
+        engine = open_engine(args)
+        outcome = engine.search(query, args.k, args.mode, _filters(engine, args))
+        body = schemas.search_out(outcome).model_dump(by_alias=True)
     if args.json:
-        print(schemas.search_out(outcome).model_dump_json(indent=2))
-        return 0
-    print(f"{len(outcome.results)} results for {query!r} ({outcome.mode}, {outcome.took_ms:.1f} ms)")
-    for r in outcome.results:
-        c = r.chunk
-        print(f"\n{r.rank:>2}. {c.city or '?'} {c.year or ''} · {c.title} · score {r.score:.4f}")
-        if c.heading_path:
-            print("    " + " › ".join(c.heading_path))
-        print("    " + _terminal_marks(c.text, r.highlights).replace("\n", " "))
-        print(f"    {c.path} [{c.start}:{c.end}]")
-    return 0
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{len(body['results'])} results for {query!r} ({body['mode']}, {body['took_ms']:.1f} ms)")
+    for r in body["results"]:
+        print(f"\n{r['rank']:>2}. {r['city'] or '?'} {r['year'] or ''} · {r['title']} · score {r['score']:.4f}")
+        if r["heading_path"]:
+            print("    " + " › ".join(r["heading_path"]))
+        print("    " + _terminal_marks(r["text"], r["highlights"]).replace("\n", " "))
+        print(f"    {r['source']['path']} [{r['source']['start']}:{r['source']['end']}]")
+    return EXIT_OK
 
 
 def _terminal_marks(text: str, spans) -> str:
@@ -153,16 +180,19 @@ def cmd_ask(args) -> int:
     from service import schemas
 
     question = _question(args.question)
-    engine = open_engine(args)
-    answer = engine.ask(question, _filters(engine, args))
+    body = _from_server("/v1/ask", {"question": question, "filters": _filter_body(args)})
+    if body is None:
+        engine = open_engine(args)
+        body = schemas.ask_out(engine.ask(question, _filters(engine, args))).model_dump(by_alias=True)
+    code = EXIT_OK if body["found"] else EXIT_NO_ANSWER
     if args.json:
-        print(schemas.ask_out(answer).model_dump_json(indent=2))
-        return EXIT_OK if answer.found else EXIT_NO_ANSWER
-    print(answer.text)
-    for i, e in enumerate(answer.evidence, start=1):
-        print(f"  [{i}] {e.chunk.city or ''} · {e.chunk.title} · {' › '.join(e.chunk.heading_path)}")
-        print(f"      {e.chunk.path} [{e.span.start}:{e.span.end}]")
-    return EXIT_OK if answer.found else EXIT_NO_ANSWER
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return code
+    print(body["answer"])
+    for i, e in enumerate(body["evidence"], start=1):
+        print(f"  [{i}] {e['city'] or ''} · {e['title']} · {' › '.join(e['heading_path'])}")
+        print(f"      {e['source']['path']} [{e['source']['start']}:{e['source']['end']}]")
+    return code
 
 
 def cmd_chunks(args) -> int:

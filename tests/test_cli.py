@@ -129,3 +129,22 @@ def test_clear_one_line_errors(project, args, message):
     (project / "README.md").write_text("# not a report\n赣州投资", encoding="utf-8")
     out = reportqa(project, *args)
     assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_search_and_ask_use_a_running_server_when_one_is_named(project, fake_engine):
+    from service.app import create_app
+
+    from .servers import running_server
+
+    with running_server(create_app(fake_engine)) as url:
+        env = {**os.environ, "REPORTQA_URL": url, "REPORTQA_MODEL": "hashing-64"}
+        # --index nowhere: were it answering itself, it would fail to find an index
+        found = subprocess.run([sys.executable, "-m", "service.cli", "search", "赣州美丽建设项目投资", "-k", "2",
+                                "--json", "--index", "nowhere"], cwd=project, env=env, capture_output=True,
+                               text=True, timeout=120)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["results"][0]["city"] == "赣州"
+        asked = subprocess.run([sys.executable, "-m", "service.cli", "ask", "温州全年办了多少行政处罚案件",
+                                "--index", "nowhere"], cwd=project, env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert asked.returncode == 0 and "797" in asked.stdout
