@@ -76,3 +76,31 @@ def test_the_api_docs_render_without_the_internet(browser, fake_engine):
         assert "/v1/search" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui").text
         browser.get(url + "/redoc")
         WebDriverWait(browser, 60).until(ready.presence_of_element_located((By.CSS_SELECTOR, "[data-section-id]")))
+
+
+def test_the_start_page_examples_and_a_search_in_the_url(browser, fake_engine):
+    """An empty start shows examples and the collection; a search lands in the address bar,
+    and opening that address runs it again; [n] in the answer links to its evidence."""
+    from urllib.parse import parse_qs, urlparse
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    with running_server(create_app(fake_engine, ServiceConfig())) as url:
+        browser.get(url + "/")
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#overview table")))
+        assert "5 份报告" in browser.find_element(By.ID, "overview").text
+        browser.find_element(By.CSS_SELECTOR, "#examples button:nth-child(2)").click()
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#results .result")))
+        assert parse_qs(urlparse(browser.current_url).query)["q"] == ["赣州美丽建设项目完成了多少投资"]
+        assert not browser.find_element(By.ID, "start").is_displayed()
+        markers = browser.find_elements(By.CSS_SELECTOR, "#answer a.marker")
+        assert markers and "/view/" in markers[0].get_attribute("href")
+
+        browser.get(url + "/?q=%E5%8E%A6%E9%97%A8%E7%A9%BA%E6%B0%94%E8%B4%A8%E9%87%8F&city=%E5%8E%A6%E9%97%A8")
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#results .result")))
+        assert browser.find_element(By.ID, "q").get_attribute("value") == "厦门空气质量"
+        cities = {r.get_attribute("data-city") for r in browser.find_elements(By.CSS_SELECTOR, "#results .result")}
+        assert cities == {"厦门"}
