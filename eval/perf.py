@@ -276,18 +276,21 @@ def time_queries(fn, queries, repeat: int = 1) -> list[float]:
     return times
 
 
-def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: np.random.Generator) -> dict:
-    from rank_bm25 import BM25Okapi
-
+def seed_sentence_tokens(engine: Engine, seed_chunks: list) -> list[list[str]]:
+    """The seed chunks' sentences as BM25 tokens: what synthetic chunks are drawn from."""
     from retrieval.documents.chunking import split_sentences
     from retrieval.models import Span
 
-    tokenizer = engine.tokenizer
+    sentences = [c.text[s.start : s.end] for c in seed_chunks for s in split_sentences(c.text, Span(0, len(c.text)))]
+    return [t for t in (engine.tokenizer.tokens(s) for s in sentences) if t]
+
+
+def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: np.random.Generator) -> dict:
+    from rank_bm25 import BM25Okapi
+
     seed_chunks, centres = seed_rows(engine)
-    sentences = [c.text[s.start : s.end] for c in seed_chunks
-                 for s in split_sentences(c.text, Span(0, len(c.text)))]
-    sentence_tokens = [t for t in (tokenizer.tokens(s) for s in sentences) if t]
-    query_tokens = [tokenizer.tokens(q, query=True) for q in questions]
+    sentence_tokens = seed_sentence_tokens(engine, seed_chunks)
+    query_tokens = [engine.tokenizer.tokens(q, query=True) for q in questions]
     n_queries = min(100, len(questions))
     out = {"sentences": len(sentence_tokens), "points": {}}
 
@@ -350,12 +353,8 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
 
 
 def measure_backends_at_scale(engine: Engine, questions: list[str], sizes: list[int], rng) -> dict:
-    from retrieval.documents.chunking import split_sentences
-    from retrieval.models import Span
-
     seed_chunks, centres = seed_rows(engine)
-    sentences = [c.text[s.start : s.end] for c in seed_chunks for s in split_sentences(c.text, Span(0, len(c.text)))]
-    sentence_tokens = [t for t in (engine.tokenizer.tokens(s) for s in sentences) if t]
+    sentence_tokens = seed_sentence_tokens(engine, seed_chunks)
 
     def tokens_for(n):
         return _documents_from_counts(*synthetic_counts(sentence_tokens, n, rng))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -154,9 +153,7 @@ class Engine:
             return str(path)
 
     def view(self) -> SearchView:
-        if self.backend is None:
-            raise RuntimeError("no index is loaded: call load() or build() first")
-        return self.backend.view()
+        return self._loaded_backend().view()
 
     def counts(self) -> Counts:
         return self.view().counts()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -58,7 +59,7 @@ class IntentLog:
             return Intent(**json.loads(self.path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError):
             # A torn intent was never acted on: nothing was staged or committed after it.
             self.path.unlink(missing_ok=True)
             return None
@@ -107,7 +108,7 @@ def writer_lock(folder: Path, timeout_s: float = 60.0):
                 time.sleep(0.05)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} ({' '.join(os.sys.argv[:2]) or 'python'})")
+        handle.write(f"pid {os.getpid()} ({' '.join(sys.argv[:2]) or 'python'})")
         handle.flush()
         try:
             yield

@@ -167,6 +167,10 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))  # 405 keeps Allow
 
+    @app.exception_handler(WriterBusy)
+    async def writer_busy(_, exc: WriterBusy):
+        return _error(503, "writer_busy", str(exc), {"Retry-After": "5"})
+
     @app.exception_handler(BackendError)
     async def backend_unavailable(_, exc: BackendError):
         log.error("backend error: %s", exc)
@@ -267,8 +271,6 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
             raise ApiError(409, "document_exists", str(exc)) from None
         except VersionMismatch as exc:
             raise ApiError(412, "version_mismatch", str(exc)) from None
-        except WriterBusy as exc:
-            raise ApiError(503, "writer_busy", str(exc), {"Retry-After": "5"}) from None
 
     report_body = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
@@ -300,8 +302,6 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
             await run_in_threadpool(current(request).delete_document, doc_id)
         except UnknownDocument:
             raise ApiError(404, "unknown_document", f"no report {doc_id!r}; GET /v1/documents lists them") from None
-        except WriterBusy as exc:
-            raise ApiError(503, "writer_busy", str(exc), {"Retry-After": "5"}) from None
         return {"deleted": doc_id}
 
     # The API docs from assets served here, not a CDN: they work offline.

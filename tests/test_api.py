@@ -326,3 +326,15 @@ def test_the_api_docs_work_offline(client):
         page = client.get(route)
         assert page.status_code == 200 and asset in page.text and "cdn." not in page.text
         assert client.get(asset).status_code == 200
+
+
+def test_a_busy_writer_answers_503_with_retry_after(client, fake_engine, monkeypatch):
+    from retrieval.transactions import WriterBusy
+
+    def busy(*args, **kwargs):
+        raise WriterBusy("the index in index is being written by pid 1 (reportqa index)")
+
+    monkeypatch.setattr(fake_engine, "delete_document", busy)
+    response = client.delete("/v1/documents/000_151f93f2618fcf8d", headers={"X-API-Key": KEY})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "writer_busy"
+    assert response.headers["retry-after"] == "5"

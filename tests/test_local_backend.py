@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from retrieval.backends import BackendConfig
-from retrieval.backends.base import BackendError, Expectation, IndexedDocument
+from retrieval.backends.base import BackendError, Expectation, Filters, IndexedDocument
 from retrieval.backends.local.backend import LocalBackend, LocalSettings
 from retrieval.backends.local.dense import DenseConfig
 from retrieval.backends.local.store import IndexStoreError
@@ -134,16 +134,10 @@ def test_approximate_indexes_can_be_chosen(project):
         engine = Engine(config, encoder=HashingEncoder(64))
         engine.build()
         assert engine.search("厦门空气质量", k=3, mode="dense").results
-        assert engine.search("厦门空气质量", k=3, mode="dense", filters=engine_filters("厦门")).results
+        assert engine.search("厦门空气质量", k=3, mode="dense", filters=Filters(cities=("厦门",))).results
         shutil.rmtree(project / "index")
     with pytest.raises(ValueError, match="flat, hnsw, ivf, ivf_sq8"):
         DenseConfig(kind="lsh")
-
-
-def engine_filters(city):
-    from retrieval.backends.base import Filters
-
-    return Filters(cities=(city,))
 
 
 # ----- the engine over the local backend on disk ---------------------------------------

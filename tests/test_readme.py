@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 
-import pytest
 
 from retrieval.embedding.encoders import HashingEncoder
 from retrieval.engine import Engine

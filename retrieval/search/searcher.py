@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from retrieval.backends.base import NO_FILTERS, Filters, SearchView
 from retrieval.search.fusion import FUSION_METHODS, fuse
-from retrieval.models import Explanation, Hit, Result
+from retrieval.models import Explanation, Result
 from retrieval.text.normalize import normalize
 from retrieval.search.query import QueryAnalysis, QueryAnalyzer
 

@@ -88,7 +88,7 @@ class Segment:
 
     def document_frequencies(self, rows: np.ndarray | None = None) -> dict[str, int]:
         """How many of these rows (all by default) hold each term."""
-        tf = self.tf if rows is None else self.tf.tocsr()[rows]
+        tf = self.tf if rows is None else self._csr[rows]
         counts = np.diff(sparse.csc_matrix(tf).indptr)
         return {self.terms[j]: int(n) for j, n in enumerate(counts) if n}
 

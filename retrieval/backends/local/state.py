@@ -125,14 +125,21 @@ class CollectionState:
         return IndexedDocument(doc, tuple(segment.chunks[r] for r in rows),
                                tuple(tuple(segment.tokens_of(r)) for r in rows), segment.vectors[rows])
 
+    @cached_property
+    def _dead(self) -> dict[str, np.ndarray]:
+        """Tombstoned rows by segment, once per state: every question reads them."""
+        out = {}
+        for segment in self.segments:
+            gone = self.deleted.get(segment.segment_id)
+            if gone:
+                dead = np.zeros(len(segment), dtype=bool)
+                for doc_id in gone:
+                    dead[segment.doc_rows.get(doc_id, [])] = True
+                out[segment.segment_id] = dead
+        return out
+
     def dead_rows(self, segment: Segment) -> np.ndarray | None:
-        gone = self.deleted.get(segment.segment_id)
-        if not gone:
-            return None
-        dead = np.zeros(len(segment), dtype=bool)
-        for doc_id in gone:
-            dead[segment.doc_rows.get(doc_id, [])] = True
-        return dead
+        return self._dead.get(segment.segment_id)
 
     def dead_fraction(self, segment: Segment) -> float:
         dead = self.dead_rows(segment)
