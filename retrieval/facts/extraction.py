@@ -1,0 +1,285 @@
+"""Facts from a report: every figure of every sentence, typed.
+
+Chinese states the thing, then its value (行政处罚案件797件), so a value's indicator is
+the text before it in its clause; a counted thing may follow instead (163个重点项目).
+Lists are paired item for item (市中心城区、县级及以上城市PM2.5平均浓度分别为21、18.2微克/立方米),
+and a 四个100% spreads over the four subjects it names. Whether a figure is a result or
+a plan comes from the report's own structure (a 工作思路/计划/要点 section is a plan for
+its year) and from target words in the sentence (力争, 确保, 目标, 控制在…)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from retrieval.documents.chunking import ChunkingConfig, section_sentences
+from retrieval.documents.outline import sections
+from retrieval.facts.model import Fact
+from retrieval.facts.numbers import Mention, mentions, ranks
+from retrieval.facts.vocabulary import Vocabulary
+from retrieval.models import Document, Section, Span
+
+_PLAN_SECTION = re.compile(r"思路|计划|要点|打算|安排|展望|目标任务|重点工作")
+_SUMMARY_SECTION = re.compile(r"总结|情况|成效|回顾|完成")
+_TARGET_WORDS = re.compile(r"力争|确保|争取|预计|预期|拟|目标|控制在")
+_YEAR = re.compile(r"(?<![\d较比])(?P<to>到|至|在)?(?P<y>(?:19|20)\d\d)\s*年(?!度?[以来前后初底])")
+_BASELINE_BEFORE = re.compile(r"(?:较|比|与|相比|对比|同比)\s*$")
+_CLAUSE_BREAK = re.compile(r"[，,；;：:。！？!?]|\s{2,}")
+_LIST_JOIN = re.compile(r"、|及(?!以上)|和|与|以及")
+SCOPES = ("县级及以上城市", "县级以上城市", "设区城市", "市中心城区", "中心城区", "主城区", "市区", "全市", "市本级",
+          "各县(市、区)", "各县（市、区）", "县级城市", "县城")
+_SCOPE = re.compile("|".join(re.escape(s) for s in SCOPES))
+_LEAD_NOISE = re.compile(
+    r"^(?:(?:19|20)\d\d\s*年(?:度)?|全年|今年|去年|其中|同时|目前|截至目前|此外|另外|并且?|且|以及|和|及|共计?|累计|总计|全面|"
+    r"赛事期间|期间|首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + _SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
+_LEAD_TAIL = re.compile(
+    r"(?:分别为|分别达|分别是|均为|均达到?|均保持|保持在|稳定在|维持在|提升至|提高至|提高到|上升至|升至|下降至|降至|降低至|"
+    r"减少至|增加至|增长至|控制在|达到了|达到|达|为|是|保持|实现|完成|突破|超过|超|不低于|不少于|不超过|低于|高于|约|近|"
+    r"首次|持续|稳定|累计|共计?|总计|已|均|分别|全部|共有|有|占|的|了|在|到|至|逾|“|\"|\s)+$")
+_LABEL = re.compile(r"[“\"]?(?P<n>[一二三四五六七八九十两\d]+)个\s*$")  # the 四个 of “四个100%”
+_COUNTED_STOP = re.compile(r"[，,；;：:。、（(]|已|完成|实现|全部|通过|正在|中|的|[\d]")
+_HEAD = re.compile(r"(?:水质|空气质量|空气)?[^、及和]{0,5}?(?:达标率|优良率|优良比例|比例|比率|占比|浓度|利用率|处置率|覆盖率|"
+                   r"达标|优良)$")
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    chunking: ChunkingConfig = ChunkingConfig()
+    max_indicator_chars: int = 24  # the words nearest the value name it; the clause's start rarely does
+
+
+def section_kind(section: Section) -> str:
+    """A section of a plan (工作思路/计划/要点/打算) speaks of targets; anything else of results."""
+    for title in reversed(section.heading_path):
+        if _PLAN_SECTION.search(title) and not _SUMMARY_SECTION.search(title):
+            return "target"
+        if _SUMMARY_SECTION.search(title):
+            return "achieved"
+    return "achieved"
+
+
+def extract_facts(doc: Document, vocabulary: Vocabulary, config: ExtractionConfig = ExtractionConfig()) -> tuple[Fact, ...]:
+    out: list[Fact] = []
+    for section in sections(doc):
+        for span in section_sentences(doc, section, config.chunking):
+            out += sentence_facts(doc, section, span, vocabulary, config)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Clause:
+    start: int  # in the sentence
+    end: int
+
+
+def _clauses(sentence: str) -> list[_Clause]:
+    out, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        if m.start() > start:
+            out.append(_Clause(start, m.start()))
+        start = m.end()
+    if start < len(sentence):
+        out.append(_Clause(start, len(sentence)))
+    return out
+
+
+def _clean(lead: str) -> str:
+    previous = None
+    while previous != lead:
+        previous = lead
+        lead = _LEAD_NOISE.sub("", lead)
+        lead = _LEAD_TAIL.sub("", lead)
+    return lead.strip("，,、 ")
+
+
+def _scope_in(text: str) -> str:
+    found = list(_SCOPE.finditer(text))
+    return found[-1].group(0) if found else ""
+
+
+def _year_of(sentence: str, at: int, default: int | None, years: tuple[int, ...]) -> int | None:
+    """The year the sentence states before the value (到2025年 counts even beyond the report's
+    years; 较2013年 is a baseline, not the year), else the section's."""
+    best = default
+    for m in _YEAR.finditer(sentence[:at]):
+        if _BASELINE_BEFORE.search(sentence[: m.start()]) or sentence[: m.start()].count("《") > sentence[: m.start()].count("》"):
+            continue
+        year = int(m.group("y"))
+        if m.group("to") or year in years or not years:
+            best = year
+    return best
+
+
+def _counted_noun(sentence: str, end: int, limit: int) -> str:
+    """What a count counts when it comes first: 163个重点项目 -> 重点项目."""
+    rest = sentence[end:limit]
+    stop = _COUNTED_STOP.search(rest)
+    return rest[: stop.start() if stop else len(rest)][:12]
+
+
+def _list_items(lead: str) -> list[str]:
+    return [p for p in _LIST_JOIN.split(lead) if p.strip()]
+
+
+def _paired(lead: str, n: int) -> list[tuple[str, str]] | None:
+    """(scope, indicator) for each of n values from a lead that names n subjects:
+    市中心城区、县级及以上城市PM2.5平均浓度 -> two scopes, one indicator;
+    饮用水水源地、主要流域国省控断面…断面水质达标率 -> four indicators sharing a head."""
+    items = _list_items(lead)
+    if len(items) != n or n < 2:
+        return None
+    last = items[-1]
+    scope_at = _SCOPE.match(last)
+    if all(_SCOPE.match(i) for i in items[:-1]) and scope_at:
+        shared = _clean(last[scope_at.end() :])
+        return [(_SCOPE.match(i).group(0), shared) for i in items[:-1]] + [(scope_at.group(0), shared)]
+    head = _HEAD.search(_clean(last))
+    shared = head.group(0) if head else ""
+    return [("", _clean(i) + (shared if shared and not i.endswith(shared) else "")) for i in items[:-1]] + \
+        [("", _clean(last))]
+
+
+def _value_lists(found: list[Mention], sentence: str) -> list[list[Mention]]:
+    """Mentions grouped into lists joined by 、 (21、18.2微克/立方米), in order."""
+    groups: list[list[Mention]] = []
+    for m in found:
+        if groups and re.fullmatch(r"\s*[、和及与]\s*", sentence[groups[-1][-1].end : m.start]) \
+                and groups[-1][-1].measure == m.measure:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    return groups
+
+
+def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Vocabulary,
+                   config: ExtractionConfig = ExtractionConfig()) -> list[Fact]:
+    sentence = doc.text[span.start : span.end]
+    found = mentions(sentence)
+    if not found and not ranks(sentence):
+        return []
+    clauses = _clauses(sentence)
+    section_is_plan = section_kind(section) == "target"
+    facts: list[Fact] = []
+    scope_lists: list[list[str]] = []  # enumerations of scopes seen earlier in the sentence
+    consumed_ranks: set[int] = set()
+
+    def clause_of(at: int) -> _Clause:
+        return next((c for c in clauses if c.start <= at < c.end), _Clause(0, len(sentence)))
+
+    def kind_at(clause: _Clause, at: int) -> str:
+        if section_is_plan:
+            return "target"
+        words = sentence[clause.start : clause.end] + sentence[:at][-30:]
+        if re.search(r"力争|确保|争取|预计|预期|拟", sentence[:at]) or _TARGET_WORDS.search(
+                sentence[clause.start : clause.end]) and not re.search(r"完成.{0,6}目标|目标任务", words):
+            return "target"
+        if re.search(r"完成.{0,8}目标", sentence[clause.start : clause.end]) and re.search(
+                r"\d\s*[%％]?\s*的", sentence[clause.start : clause.end]):
+            return "target"  # 提前2年完成80%的省创目标: the 80% is the goal
+        return "achieved"
+
+    groups = _value_lists(found, sentence)
+    for group_index, group in enumerate(groups):
+        first = group[0]
+        clause = clause_of(first.start)
+        previous_end = max([clause.start] + [m.end for g in groups[:group_index] for m in g if m.end <= first.start])
+        raw_lead = sentence[previous_end : first.start]
+        label = _LABEL.search(raw_lead)
+        n = len(group) if len(group) > 1 else (int(label.group("n")) if label and label.group("n").isdigit()
+                                               else _CN_COUNT.get(label.group("n")) if label else 1)
+        if label:
+            raw_lead = raw_lead[: label.start()]
+        tail = re.match(r"\s*(达标|优良)", sentence[group[-1].end :])
+        lead = _clean(raw_lead[-config.max_indicator_chars * 3 :])
+        scope_here = _scope_in(raw_lead)
+        enumeration = None
+        if n and n > 1:
+            enumeration = _paired(_clean_keep_lists(raw_lead), n)
+            if enumeration is None and scope_lists and len(scope_lists[-1]) == n:
+                enumeration = [(s, lead) for s in scope_lists[-1]]
+            if enumeration and all(s for s, _ in enumeration):
+                scope_lists.append([s for s, _ in enumeration])
+        for i in range(max(len(group), n or 1)):
+            change = None
+            m = group[min(i, len(group) - 1)]
+            scope, indicator_text = (enumeration[i] if enumeration and i < len(enumeration) else (scope_here, lead))
+            counted = _counted_noun(sentence, m.end, clause.end) if m.unit[:1] in _COUNTER_UNITS else ""
+            if len(counted) >= 2 and not enumeration:
+                indicator_text = counted  # 3个美丽海湾单元: the thing counted follows its count
+            change_cue = _CHANGE_CUE.search(indicator_text) if m.measure == "change" else None
+            if change_cue:
+                change = sentence[previous_end:m.end].strip("，,、 ")
+                indicator_text = indicator_text[: change_cue.start()]
+            if tail and m is group[-1] and not indicator_text.endswith(tail.group(1)):
+                indicator_text += tail.group(1)
+            indicator_text = indicator_text[-config.max_indicator_chars :]
+            rank = None
+            if m.measure == "change" and (not indicator_text or re.fullmatch(r"(?:同比|较上年|比上年|较去年)?.{0,2}", indicator_text)):
+                target = facts[-1] if facts and facts[-1].measure == "level" else None
+                if target is not None:
+                    change = sentence[previous_end:m.end].strip("，,、 ")
+                    if target.change is None:
+                        facts[-1] = _with(target, change=change)
+                    indicator_text = target.indicator_text  # the change is the previous figure's
+            for r in ranks(sentence[m.end : clause.end]):
+                if r.start < 8:
+                    rank = r.text  # 空气优良率97.5%、排名全省第2: the rank of this figure
+                    break
+            year = _year_of(sentence, m.start, section.year, doc.years)
+            value_start = span.start + m.start
+            facts.append(Fact(
+                doc_id=doc.doc_id, path=doc.path, city=doc.city, year=year,
+                indicator=vocabulary.canonical(indicator_text, m.unit, m.measure),
+                indicator_text=indicator_text, value=sentence[m.start : m.end], number=m.number,
+                number_max=m.number_max, unit=m.unit, comparator=m.comparator,
+                kind=kind_at(clause, m.start), measure=m.measure, scope=scope, rank=rank, change=change,
+                sentence=span, value_span=Span(value_start, span.start + m.end), text=sentence,
+                heading_path=section.heading_path))
+    facts += _rank_facts(doc, section, span, sentence, clauses, consumed_ranks, vocabulary, section_is_plan, config)
+    return facts
+
+
+_COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户")
+_CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
+_CN_COUNT = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def _clean_keep_lists(lead: str) -> str:
+    """The lead without its connecting verbs, its 、 lists kept whole."""
+    lead = re.sub(r"^.*[：:]", "", lead)
+    return _LEAD_TAIL.sub("", lead)
+
+
+def _rank_facts(doc, section, span, sentence, clauses, consumed, vocabulary, section_is_plan, config) -> list[Fact]:
+    """Every rank is a fact of its own too (入库数量位居全省第2), named by the words before it."""
+    out = []
+    for r in ranks(sentence):
+        clause = next((c for c in clauses if c.start <= r.start < c.end), None)
+        if clause is None:
+            continue
+        lead = _clean(re.sub(r"(?:位居|位列|排名|居|列|排)\s*$", "", sentence[clause.start : r.start]))
+        lead = re.sub(r"(?:全省|全国)$", "", lead)[-config.max_indicator_chars :]
+        digits = re.search(r"\d+|[一二三四五六七八九十]+", r.text)
+        from retrieval.facts.numbers import parse_number
+
+        number = parse_number(digits.group(0)) if digits else None
+        out.append(Fact(
+            doc_id=doc.doc_id, path=doc.path, city=doc.city,
+            year=_year_of(sentence, r.start, section.year, doc.years),
+            indicator=vocabulary.canonical(lead, ""), indicator_text=lead, value=r.text, number=number,
+            number_max=None, unit="", comparator="=", kind="target" if section_is_plan else "achieved",
+            measure="rank", scope="", rank=r.text, change=None, sentence=span,
+            value_span=Span(span.start + r.start, span.start + r.end), text=sentence,
+            heading_path=section.heading_path))
+    return out
+
+
+def _with(fact: Fact, **changes) -> Fact:
+    from dataclasses import replace
+
+    return replace(fact, **changes)
+
+
+def all_facts(documents: Iterable[Document], vocabulary: Vocabulary) -> list[Fact]:
+    return [f for doc in documents for f in extract_facts(doc, vocabulary)]

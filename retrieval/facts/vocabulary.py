@@ -1,0 +1,97 @@
+"""The indicator vocabulary (`retrieval/data/indicators.json`): canonical ids with their
+Chinese surface forms, English names and units. A fact's indicator text is mapped to an
+id by its longest surface form whose units agree; a question names indicators in either
+language. Indicators outside it keep their surface text and still answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from retrieval.text.normalize import normalize_text
+
+DEFAULT_VOCABULARY = Path(__file__).parent.parent / "data" / "indicators.json"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    indicator_id: str
+    zh: tuple[str, ...]
+    en: tuple[str, ...]
+    units: tuple[str, ...]  # empty: any unit
+
+    @property
+    def name_zh(self) -> str:
+        return self.zh[0]
+
+    @property
+    def name_en(self) -> str:
+        return self.en[0]
+
+    def allows(self, unit: str) -> bool:
+        return not self.units or unit in self.units
+
+
+@dataclass(frozen=True)
+class Mentioned:
+    indicator: Indicator
+    start: int  # in the normalised question
+    end: int
+
+
+class Vocabulary:
+    def __init__(self, indicators: tuple[Indicator, ...]):
+        ids = [i.indicator_id for i in indicators]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"indicator ids must be unique; repeated: {', '.join(duplicates)}")
+        self.indicators = indicators
+        self.by_id = {i.indicator_id: i for i in indicators}
+        forms = [(normalize_text(form), i) for i in indicators for form in i.zh]
+        self._zh = sorted(forms, key=lambda f: len(f[0]), reverse=True)
+        self._en = sorted(((re.compile(r"(?<![a-z])" + re.escape(name.lower()).replace(r"\ ", r"[\s-]*")
+                                       .replace(r"\-", r"[\s-]*")), i) for i in indicators for name in i.en),
+                          key=lambda f: len(f[0].pattern), reverse=True)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_VOCABULARY) -> "Vocabulary":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(tuple(Indicator(row["id"], tuple(row["zh"]), tuple(row["en"]), tuple(row.get("units", ())))
+                             for row in data["indicators"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"the indicator vocabulary {path} cannot be read ({e}); restore it from the "
+                             f"repository") from e
+
+    def canonical(self, indicator_text: str, unit: str, measure: str = "level") -> str | None:
+        """The id of the longest surface form in the text whose units allow the fact's (a
+        change in 个百分点 or % is allowed for any indicator)."""
+        text = normalize_text(indicator_text)
+        for form, indicator in self._zh:
+            if form in text and (indicator.allows(unit) or measure != "level"):
+                return indicator.indicator_id
+        return None
+
+    def mentioned(self, question: str) -> list[Mentioned]:
+        """Indicators a question names, longest match first, overlapping shorter ones dropped."""
+        text = normalize_text(question)
+        found: list[Mentioned] = []
+        taken: list[tuple[int, int]] = []
+        candidates = [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), text)]
+        candidates += [(m.start(), m.end(), i) for pattern, i in self._en for m in pattern.finditer(text)]
+        for start, end, indicator in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
+            if any(start < e and s < end for s, e in taken):
+                continue
+            if any(f.indicator is indicator for f in found):
+                continue
+            taken.append((start, end))
+            found.append(Mentioned(indicator, start, end))
+        return found
+
+
+@lru_cache(maxsize=4)
+def default_vocabulary(path: Path = DEFAULT_VOCABULARY) -> Vocabulary:
+    return Vocabulary.load(path)
