@@ -111,7 +111,7 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
 
     t = time.perf_counter()
     documents, grouped, order = _by_document(chunks)
-    items = engine.indexer.index_chunks(documents, grouped, vectors=vectors[order])
+    items = engine.indexer.index_chunks(documents, grouped, vectors=vectors[order], answers=False)
     timings["tokenize_s"] = time.perf_counter() - t
     t = time.perf_counter()
     backend = engine.start_empty()

@@ -271,18 +271,20 @@ class Engine:
         return [d for d in documents if d.doc_id not in taken], moved
 
     def _store(self, backend: SearchBackend, documents: list[Document], progress: Progress | None) -> int:
-        """Embed and store reports a batch at a time, progress counted over all their chunks."""
+        """Embed and store reports a batch at a time, progress counted over all the passages
+        and answer sentences they hold; the number of chunks stored."""
         batches = [documents[i : i + _INDEX_BATCH] for i in range(0, len(documents), _INDEX_BATCH)]
         indexed = [self.indexer.chunked(batch) for batch in batches]
-        total = sum(len(c) for batch in indexed for c in batch)
+        work = [self.indexer.embedding_work(batch, chunks) for batch, chunks in zip(batches, indexed)]
+        total = sum(work)
         done = 0
-        for batch, chunks in zip(batches, indexed):
+        for batch, chunks, size in zip(batches, indexed, work):
             step = (lambda d, _t, base=done: progress(base + d, total)) if progress else None
             backend.upsert(self.indexer.index_chunks(batch, chunks, step))
-            done += sum(len(c) for c in chunks)
+            done += size
         if progress and not total:
             progress(0, 0)
-        return total
+        return sum(len(c) for batch in indexed for c in batch)
 
     def start_empty(self) -> SearchBackend:
         """A new, empty collection in the configured backend, for collections made in bulk

@@ -1,26 +1,34 @@
 """Turning read reports into what a backend stores: chunks, their BM25 tokens and their
-passage vectors (embedded in batches of similar length, with progress)."""
+passage vectors (embedded in batches of similar length, with progress); the sentences an
+answer may quote, embedded once here; and the report's typed facts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
+
+import re
 
 import numpy as np
 
 from retrieval.backends.base import IndexedDocument
-from retrieval.documents.chunking import ChunkingConfig, chunk_document
+from retrieval.documents.chunking import ChunkingConfig, chunk_document, split_sentences
 from retrieval.embedding.encoders import Encoder
-from retrieval.models import Chunk, Document
+from retrieval.facts.extraction import ExtractionConfig, extract_facts
+from retrieval.facts.vocabulary import DEFAULT_VOCABULARY, default_vocabulary
+from retrieval.models import Chunk, Document, Span
 from retrieval.text.tokenize import Tokenizer
 
-Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+Progress = Callable[[int, int], None]  # (done, total) passages and sentences embedded
+_WORDY = re.compile(r"[\w\u4e00-\u9fff]{6}")  # a sentence, not a bare heading number or fragment
 
 
 @dataclass(frozen=True)
 class IndexSettings:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     embed_batch: int = 64
+    vocabulary: Path = DEFAULT_VOCABULARY
 
 
 class Indexer:
@@ -39,21 +47,47 @@ class Indexer:
     def index(self, documents: Sequence[Document], progress: Progress | None = None) -> list[IndexedDocument]:
         return self.index_chunks(documents, self.chunked(documents), progress)
 
+    def embedding_work(self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]]) -> int:
+        """Passages and answer sentences index_chunks will embed (for progress)."""
+        return sum(len(c) + len(answer_sentences(doc, c)) for doc, c in zip(documents, chunks))
+
     def index_chunks(self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]],
-                     progress: Progress | None = None, vectors: np.ndarray | None = None) -> list[IndexedDocument]:
+                     progress: Progress | None = None, vectors: np.ndarray | None = None,
+                     answers: bool = True) -> list[IndexedDocument]:
         """Documents with chunks made elsewhere (a benchmark's passages); `vectors`, row for
-        row over all chunks, when they were embedded before."""
+        row over all chunks, when they were embedded before. Without `answers` neither
+        answer sentences nor facts are made (a retrieval benchmark needs neither)."""
         flat = [c for doc_chunks in chunks for c in doc_chunks]
         contexts = [c.context() for c in flat]
+        sentences = [answer_sentences(doc, doc_chunks) if answers else [] for doc, doc_chunks in zip(documents, chunks)]
+        texts = [doc.text[s.start : s.end] for doc, spans in zip(documents, sentences) for s in spans]
+        todo = contexts if vectors is None else []
+        embedded = embed_passages(self.encoder, todo + texts, self.settings.embed_batch, progress)
         if vectors is None:
-            vectors = embed_passages(self.encoder, contexts, self.settings.embed_batch, progress)
+            vectors = embedded[: len(contexts)]
+        sentence_vectors = embedded[len(todo) :]
         tokens = [tuple(self.tokenizer.tokens(text)) for text in contexts]
-        out, row = [], 0
-        for doc, doc_chunks in zip(documents, chunks):
-            n = len(doc_chunks)
-            out.append(IndexedDocument(doc, tuple(doc_chunks), tuple(tokens[row : row + n]), vectors[row : row + n]))
+        vocabulary = default_vocabulary(self.settings.vocabulary)
+        out, row, sentence_row = [], 0, 0
+        for doc, doc_chunks, spans in zip(documents, chunks, sentences):
+            n, m = len(doc_chunks), len(spans)
+            facts = extract_facts(doc, vocabulary, ExtractionConfig(self.settings.chunking)) if answers else ()
+            out.append(IndexedDocument(doc, tuple(doc_chunks), tuple(tokens[row : row + n]), vectors[row : row + n],
+                                       tuple(spans), sentence_vectors[sentence_row : sentence_row + m], facts))
             row += n
+            sentence_row += m
         return out
+
+
+def answer_sentences(doc: Document, chunks: Sequence[Chunk]) -> list[Span]:
+    """The sentences of the chunks an answer may quote, file offsets, each once."""
+    seen, out = set(), []
+    for chunk in chunks:
+        for span in split_sentences(doc.text, Span(chunk.start, chunk.end)):
+            if span not in seen and _WORDY.search(doc.text[span.start : span.end]):
+                seen.add(span)
+                out.append(span)
+    return out
 
 
 def repeats_a_heading(chunk: Chunk) -> bool:

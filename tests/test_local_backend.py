@@ -156,7 +156,7 @@ def test_a_changed_segment_file_is_detected(fake_engine, project):
         Engine(engine_config(project), encoder=HashingEncoder(64)).load()
 
 
-@pytest.mark.parametrize("damage", ["{not json", '{"format_version": 2}', "no segments", "no file list"])
+@pytest.mark.parametrize("damage", ["{not json", '{"format_version": 3}', "no segments", "no file list"])
 def test_unreadable_manifest_is_detected(fake_engine, project, damage):
     generation = (project / "index" / "CURRENT").read_text().strip()
     path = project / "index" / "generations" / f"{generation}.json"

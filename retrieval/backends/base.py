@@ -13,7 +13,8 @@ from typing import Hashable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from retrieval.models import Chunk, Document, Hit
+from retrieval.facts.model import Fact
+from retrieval.models import Chunk, Document, Hit, Span
 
 
 class BackendError(RuntimeError):
@@ -44,17 +45,27 @@ NO_FILTERS = Filters()
 @dataclass(frozen=True)
 class IndexedDocument:
     """One report ready to store: its chunks with their BM25 tokens and passage vectors,
-    row for row. (Sentence vectors and typed facts will travel here too.)"""
+    row for row; the sentences answers quote, with their vectors (computed once, here,
+    so an answer encodes only its question); and the report's typed facts."""
 
     document: Document
     chunks: tuple[Chunk, ...]
     tokens: tuple[tuple[str, ...], ...]
     vectors: np.ndarray  # float32, one L2-normalised row per chunk
+    sentences: tuple[Span, ...] = ()  # offsets in the report file
+    sentence_vectors: np.ndarray | None = None  # float32, one row per sentence
+    facts: tuple[Fact, ...] = ()
 
     def __post_init__(self):
         if not (len(self.chunks) == len(self.tokens) == len(self.vectors)):
             raise ValueError(f"{self.document.doc_id}: {len(self.chunks)} chunks, {len(self.tokens)} token "
                              f"lists and {len(self.vectors)} vectors must match row for row")
+        vectors = 0 if self.sentence_vectors is None else len(self.sentence_vectors)
+        if vectors != len(self.sentences):
+            raise ValueError(f"{self.document.doc_id}: {len(self.sentences)} sentences need as many vectors, "
+                             f"not {vectors}")
+        if any(f.doc_id != self.document.doc_id for f in self.facts):
+            raise ValueError(f"{self.document.doc_id}: every fact must belong to the document")
         if any(c.doc_id != self.document.doc_id for c in self.chunks):
             raise ValueError(f"{self.document.doc_id}: every chunk must belong to the document")
 
@@ -88,6 +99,11 @@ class Expectation:
         return problems
 
 
+def fact_allowed(fact: Fact, filters: Filters) -> bool:
+    return ((not filters.cities or fact.city in filters.cities) and (not filters.years or fact.year in filters.years)
+            and (not filters.doc_ids or fact.doc_id in filters.doc_ids))
+
+
 def content_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
@@ -108,6 +124,14 @@ class SearchView(Protocol):
 
     def documents(self) -> Mapping[str, Document]:
         """Every report in the collection, by id."""
+
+    def facts(self, filters: Filters = NO_FILTERS) -> list[Fact]:
+        """The typed facts of the reports these filters allow (years filter a fact's own
+        year), in report and file order."""
+
+    def sentences(self, doc_id: str) -> tuple[tuple[Span, ...], np.ndarray]:
+        """A report's answer sentences (file offsets) and their vectors, row for row; empty
+        for a report stored without them."""
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 idf of the terms the collection holds (terms it lacks are left out); kept in

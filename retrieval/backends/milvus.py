@@ -8,6 +8,8 @@ Collections (NAME is the configured collection name):
   vector beside them (FLAT on lite, HNSW on a server). Its description records what built it.
 - NAME_documents: one row per report, naming its committed version: the commit point.
 - NAME_texts: the report's full text, in parts (a VARCHAR holds at most 64 KB).
+- NAME_facts: one row per typed fact, filterable by city and year.
+- NAME_sentences: one row per answer sentence with its vector, read by report.
 
 Milvus has no multi-row transactions, so every chunk row carries its report's version and
 a question sees only the versions committed when it began. A write inserts the new
@@ -31,16 +33,17 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.backends.base import (NO_FILTERS, BackendError, CollectionUnusable, Counts, Expectation, Filters,
-                                     IndexedDocument)
+                                     IndexedDocument, fact_allowed)
 from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of
 from retrieval.backends.local.store import document_from, document_row
-from retrieval.models import Chunk, Document, Hit
+from retrieval.facts.model import Fact
+from retrieval.models import Chunk, Document, Hit, Span
 from retrieval.transactions import no_checkpoint
 
 _TEXT_PART = 16_000  # characters: at most 48 KB of UTF-8 per VARCHAR value
 _CHUNK_FIELDS = ["chunk_id", "doc_id", "version", "city", "year", "years", "path", "title", "heading_path",
                  "start", "end", "text"]
-_SCHEMA = 2  # recorded in the chunks collection's description: another layout is rebuilt, not misread
+_SCHEMA = 3  # recorded in the chunks collection's description: another layout is rebuilt, not misread
 _STRONG = "Strong"
 DENSE_INDEXES = ("auto", "FLAT", "IVF_FLAT", "HNSW")
 
@@ -191,6 +194,32 @@ class MilvusView:
         hits.sort(key=lambda h: (-h[0], h[1]))
         return [Hit(cid, score, rank) for rank, (score, cid) in enumerate(hits[:k], start=1)]
 
+    def facts(self, filters: Filters = NO_FILTERS) -> list[Fact]:
+        if not self._committed:
+            return []
+        rows = self._backend._query_all(self._backend.facts_name, filter_expression(filters) or "version >= 0",
+                                        ["key", "doc_id", "version", "fact"])
+        facts = [(int(row["key"].rsplit("#", 1)[1]), Fact.from_row(row["fact"])) for row in rows if self._is_committed(row)]
+        facts.sort(key=lambda nf: (nf[1].doc_id, nf[0]))  # a report's facts in the order it states them
+        return [f for _, f in facts if fact_allowed(f, filters)]
+
+    def sentences(self, doc_id: str) -> tuple[tuple[Span, ...], np.ndarray]:
+        committed = self._committed.get(doc_id)
+        if committed is None:
+            return (), np.zeros((0, self._backend.expectation.dimension), dtype=np.float32)
+        rows = self._backend._query_all(
+            self._backend.sentences_name,
+            f"doc_id == {json.dumps(doc_id, ensure_ascii=False)} and version == {committed.version}",
+            ["start", "end", "vector"])
+        rows.sort(key=lambda r: (r["start"], r["end"]))
+        vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(
+            len(rows), self._backend.expectation.dimension)
+        return tuple(Span(r["start"], r["end"]) for r in rows), vectors
+
+    def _is_committed(self, row: dict) -> bool:
+        committed = self._committed.get(row["doc_id"])
+        return committed is not None and committed.version == row["version"]
+
     def chunk(self, chunk_id: str) -> Chunk:
         if chunk_id not in self._chunks:
             doc_id = chunk_id.rsplit(":", 1)[0]
@@ -223,9 +252,10 @@ class MilvusBackend:
         self.client = _client(settings)
         prefix = settings.collection
         self.chunks_name, self.documents_name, self.texts_name = f"{prefix}_chunks", f"{prefix}_documents", f"{prefix}_texts"
+        self.facts_name, self.sentences_name = f"{prefix}_facts", f"{prefix}_sentences"
         self._lock = threading.Lock()
         if fresh:  # Milvus cannot swap collections atomically: a rebuild starts from empty ones
-            for name in (self.chunks_name, self.documents_name, self.texts_name):
+            for name in self._collections:
                 if self.call("has_collection", name):
                     self.call("drop_collection", name)
         self._ensure_collections()
@@ -235,6 +265,10 @@ class MilvusBackend:
         self._floor: tuple[int, float] = (-1, 0.0)
         self._refreshed = 0.0
         self.refresh()
+
+    @property
+    def _collections(self) -> tuple[str, ...]:
+        return self.chunks_name, self.documents_name, self.texts_name, self.facts_name, self.sentences_name
 
     # ----- plumbing --------------------------------------------------------------------
 
@@ -278,7 +312,10 @@ class MilvusBackend:
                 raise CollectionUnusable(
                     f"the Milvus collection {self.chunks_name} at {self.settings.uri} does not match this "
                     f"configuration: {'; '.join(problems)}. Rebuild it with `reportqa index --backend milvus`.")
-            for name in (self.chunks_name, self.documents_name, self.texts_name):
+            for name in self._collections:
+                if not self.call("has_collection", name):
+                    raise CollectionUnusable(f"the Milvus collection {name} at {self.settings.uri} is missing. "
+                                             "Rebuild with `reportqa index --backend milvus`.")
                 self.call("load_collection", name)
             return
 
@@ -318,19 +355,25 @@ class MilvusBackend:
                   consistency_level=_STRONG)
 
         for name, fields in ((self.documents_name, ("version", "document", "chunks")),
-                             (self.texts_name, ("doc_id", "version", "part", "text"))):
+                             (self.texts_name, ("doc_id", "version", "part", "text")),
+                             (self.facts_name, ("doc_id", "version", "city", "year", "fact")),
+                             (self.sentences_name, ("doc_id", "version", "start", "end", "vector"))):
             schema = self.client.create_schema(auto_id=False)
             schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=600)
             for f in fields:
-                if f in ("version", "chunks", "part"):
+                if f in ("version", "chunks", "part", "year", "start", "end"):
                     schema.add_field(f, DataType.INT64)
-                elif f == "document":
+                elif f in ("document", "fact"):
                     schema.add_field(f, DataType.JSON)
+                elif f == "vector":
+                    schema.add_field(f, DataType.FLOAT_VECTOR, dim=self.expectation.dimension)
                 else:
                     schema.add_field(f, DataType.VARCHAR, max_length=65535 if f == "text" else 512)
-            schema.add_field("pad", DataType.FLOAT_VECTOR, dim=2)  # Milvus collections need a vector field
+            vector = "vector" if "vector" in fields else "pad"
+            if vector == "pad":
+                schema.add_field("pad", DataType.FLOAT_VECTOR, dim=2)  # Milvus collections need a vector field
             index = self.client.prepare_index_params()
-            index.add_index("pad", index_type="FLAT", metric_type="L2")
+            index.add_index(vector, index_type="FLAT", metric_type="L2" if vector == "pad" else "IP")
             self.call("create_collection", name, schema=schema, index_params=index, consistency_level=_STRONG)
 
     def _read_committed(self, doc_ids: list[str], versions: dict[str, int], chunks: dict[str, int]) -> dict:
@@ -419,6 +462,17 @@ class MilvusBackend:
                   "text": doc.text[at : at + _TEXT_PART], "pad": [0.0, 0.0]}
                  for i, at in enumerate(range(0, max(len(doc.text), 1), _TEXT_PART))]
         self.call("insert", self.texts_name, texts)
+        facts = [{"key": f"{doc.doc_id}@{version}#{i}", "doc_id": doc.doc_id, "version": version,
+                  "city": fact.city or "", "year": int(fact.year or 0), "fact": fact.row(), "pad": [0.0, 0.0]}
+                 for i, fact in enumerate(item.facts)]
+        for start in range(0, len(facts), 500):
+            self.call("insert", self.facts_name, facts[start : start + 500])
+        sentences = [{"key": f"{doc.doc_id}@{version}#{i}", "doc_id": doc.doc_id, "version": version,
+                      "start": span.start, "end": span.end, "vector": vector.tolist()}
+                     for i, (span, vector) in enumerate(zip(item.sentences, np.asarray(
+                         item.sentence_vectors if item.sentence_vectors is not None else [], dtype=np.float32)))]
+        for start in range(0, len(sentences), 500):
+            self.call("insert", self.sentences_name, sentences[start : start + 500])
         self.checkpoint("rows_inserted")
         doc_freq = Counter(t for tokens in item.tokens for t in set(tokens))
         meta = document_row(doc)
@@ -439,8 +493,10 @@ class MilvusBackend:
         self._delete_rows(f"doc_id == {quoted}")
 
     def _delete_rows(self, expression: str) -> None:
-        """Chunk rows and text parts alike (both carry doc_id and version)."""
-        for name in (self.chunks_name, self.texts_name):
+        """Chunk, text, fact and sentence rows alike (all carry doc_id and version)."""
+        for name in self._collections:
+            if name == self.documents_name:
+                continue
             self.call("delete", name, filter=expression)
 
     def _committed_now(self, changes: Mapping[str, "_Committed | None"]) -> None:

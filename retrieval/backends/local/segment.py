@@ -14,7 +14,45 @@ from scipy import sparse
 from retrieval.backends.base import Filters, IndexedDocument
 from retrieval.backends.local.bm25 import term_counts
 from retrieval.backends.local.dense import DenseConfig, build_faiss_index
-from retrieval.models import Chunk, Document
+from retrieval.facts.model import Fact
+from retrieval.models import Chunk, Document, Span
+
+
+@dataclass(frozen=True, eq=False)
+class Sentences:
+    """Answer sentences of a segment's reports, with their vectors, row for row."""
+
+    doc_ids: tuple[str, ...]
+    spans: tuple[Span, ...]
+    vectors: np.ndarray  # float32, sentences x dimension
+
+    @classmethod
+    def empty(cls, dimension: int) -> "Sentences":
+        return cls((), (), np.zeros((0, dimension), dtype=np.float32))
+
+    @classmethod
+    def of(cls, items: Sequence[IndexedDocument], dimension: int) -> "Sentences":
+        rows = [(item.document.doc_id, span, item.sentence_vectors[i])
+                for item in items for i, span in enumerate(item.sentences)]
+        if not rows:
+            return cls.empty(dimension)
+        return cls(tuple(r[0] for r in rows), tuple(r[1] for r in rows),
+                   np.ascontiguousarray(np.stack([r[2] for r in rows]), dtype=np.float32))
+
+    @cached_property
+    def rows_of(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for row, doc_id in enumerate(self.doc_ids):
+            rows.setdefault(doc_id, []).append(row)
+        return rows
+
+    def of_document(self, doc_id: str) -> tuple[tuple[Span, ...], np.ndarray]:
+        rows = self.rows_of.get(doc_id, [])
+        return tuple(self.spans[r] for r in rows), self.vectors[rows]
+
+    def without(self, gone: frozenset[str]) -> "Sentences":
+        keep = [r for r, d in enumerate(self.doc_ids) if d not in gone]
+        return Sentences(tuple(self.doc_ids[r] for r in keep), tuple(self.spans[r] for r in keep), self.vectors[keep])
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,6 +64,8 @@ class Segment:
     tf: sparse.csc_matrix  # chunks x terms, term frequencies
     vectors: np.ndarray  # float32, chunks x dimension
     dense: DenseConfig
+    facts: tuple[Fact, ...]
+    sentences: Sentences
 
     @classmethod
     def from_documents(cls, segment_id: str, items: Sequence[IndexedDocument], dense: DenseConfig,
@@ -34,13 +74,16 @@ class Segment:
         tokens = [t for item in items for t in item.tokens]
         vectors = (np.concatenate([item.vectors for item in items]).astype(np.float32)
                    if chunks else np.zeros((0, dimension), dtype=np.float32))
-        return cls.from_rows(segment_id, tuple(item.document for item in items), chunks, tokens, vectors, dense)
+        return cls.from_rows(segment_id, tuple(item.document for item in items), chunks, tokens, vectors, dense,
+                             tuple(f for item in items for f in item.facts), Sentences.of(items, dimension))
 
     @classmethod
     def from_rows(cls, segment_id: str, documents: tuple[Document, ...], chunks: tuple[Chunk, ...],
-                  tokens: Sequence[Sequence[str]], vectors: np.ndarray, dense: DenseConfig) -> "Segment":
+                  tokens: Sequence[Sequence[str]], vectors: np.ndarray, dense: DenseConfig,
+                  facts: tuple[Fact, ...], sentences: Sentences) -> "Segment":
         tf, terms = term_counts(tokens)
-        return cls(segment_id, documents, chunks, terms, tf, np.ascontiguousarray(vectors, dtype=np.float32), dense)
+        return cls(segment_id, documents, chunks, terms, tf, np.ascontiguousarray(vectors, dtype=np.float32), dense,
+                   facts, sentences)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -114,14 +157,19 @@ class Segment:
 def merged(segment_id: str, parts: Sequence[Segment], dead: dict[str, frozenset[str]], dense: DenseConfig,
            dimension: int) -> Segment:
     """One segment holding the live reports of these parts."""
-    documents, chunks, tokens, vectors = [], [], [], []
+    documents, chunks, tokens, vectors, facts, sentences = [], [], [], [], [], []
     for part in parts:
         gone = dead.get(part.segment_id, frozenset())
         documents += [d for d in part.documents if d.doc_id not in gone]
+        facts += [f for f in part.facts if f.doc_id not in gone]
+        sentences.append(part.sentences.without(gone))
         for row, chunk in enumerate(part.chunks):
             if chunk.doc_id not in gone:
                 chunks.append(chunk)
                 tokens.append(part.tokens_of(row))
                 vectors.append(part.vectors[row])
     matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dimension)
-    return Segment.from_rows(segment_id, tuple(documents), tuple(chunks), tokens, matrix, dense)
+    kept = Sentences(tuple(d for s in sentences for d in s.doc_ids), tuple(sp for s in sentences for sp in s.spans),
+                     np.concatenate([s.vectors for s in sentences]) if sentences else
+                     np.zeros((0, dimension), dtype=np.float32))
+    return Segment.from_rows(segment_id, tuple(documents), tuple(chunks), tokens, matrix, dense, tuple(facts), kept)

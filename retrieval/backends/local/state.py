@@ -17,10 +17,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument
+from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument, fact_allowed
 from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of, okapi_scores
 from retrieval.backends.local.segment import Segment
-from retrieval.models import Chunk, Document, Hit
+from retrieval.facts.model import Fact
+from retrieval.models import Chunk, Document, Hit, Span
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,8 +123,23 @@ class CollectionState:
         segment = self._segment(segment_id)
         rows = segment.doc_rows[doc_id]
         doc = self._documents[doc_id][0]
+        spans, vectors = segment.sentences.of_document(doc_id)
         return IndexedDocument(doc, tuple(segment.chunks[r] for r in rows),
-                               tuple(tuple(segment.tokens_of(r)) for r in rows), segment.vectors[rows])
+                               tuple(tuple(segment.tokens_of(r)) for r in rows), segment.vectors[rows],
+                               spans, vectors, tuple(f for f in segment.facts if f.doc_id == doc_id))
+
+    def facts(self, filters: Filters = NO_FILTERS) -> list[Fact]:
+        out = []
+        for segment in self.segments:
+            gone = self.deleted.get(segment.segment_id, ())
+            out += [f for f in segment.facts if f.doc_id not in gone and fact_allowed(f, filters)]
+        return sorted(out, key=lambda f: f.doc_id)  # stable: a report's facts stay in the order it states them
+
+    def sentences(self, doc_id: str) -> tuple[tuple[Span, ...], np.ndarray]:
+        segment_id = self.segment_of(doc_id)
+        if segment_id is None:
+            return (), np.zeros((0, 0), dtype=np.float32)
+        return self._segment(segment_id).sentences.of_document(doc_id)
 
     @cached_property
     def _dead(self) -> dict[str, np.ndarray]:

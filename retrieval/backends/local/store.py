@@ -3,7 +3,8 @@
     index/CURRENT                 the current generation's number
     index/generations/000007.json its manifest: segments with every file's sha256,
                                   tombstones, reports, and what built them
-    index/segments/<id>/          documents.jsonl chunks.jsonl tokens.jsonl vectors.npy
+    index/segments/<id>/          documents.jsonl chunks.jsonl tokens.jsonl vectors.npy facts.jsonl
+                                  sentences.jsonl sentence_vectors.npy
 
 A write stages a new segment (if it adds reports) and a new manifest, fsyncs them, then
 switches CURRENT with one atomic rename and fsyncs the folder: a crash at any point leaves
@@ -26,12 +27,14 @@ import numpy as np
 
 from retrieval.backends.base import CollectionUnusable, Expectation
 from retrieval.backends.local.dense import DenseConfig
-from retrieval.backends.local.segment import Segment
+from retrieval.backends.local.segment import Segment, Sentences
+from retrieval.facts.model import Fact
 from retrieval.models import Chunk, Document, Span
 from retrieval.transactions import fsync_path
 
-FORMAT_VERSION = 2
-SEGMENT_FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy")
+FORMAT_VERSION = 3
+SEGMENT_FILES = ("documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy", "facts.jsonl",
+                 "sentences.jsonl", "sentence_vectors.npy")
 _GENERATION = re.compile(r"[0-9]{6,12}")
 
 
@@ -113,6 +116,10 @@ class IndexStore:
             _write_jsonl(scratch / "chunks.jsonl", (chunk_row(c) for c in segment.chunks))
             _write_jsonl(scratch / "tokens.jsonl", tokens)
             np.save(scratch / "vectors.npy", segment.vectors)
+            _write_jsonl(scratch / "facts.jsonl", (f.row() for f in segment.facts))
+            sentences = segment.sentences
+            _write_jsonl(scratch / "sentences.jsonl", ([d, s.start, s.end] for d, s in zip(sentences.doc_ids, sentences.spans)))
+            np.save(scratch / "sentence_vectors.npy", sentences.vectors)
             files = {}
             for name in SEGMENT_FILES:
                 fsync_path(scratch / name)
@@ -215,12 +222,16 @@ class IndexStore:
             chunks = tuple(chunk_from(r) for r in _read_jsonl(folder / "chunks.jsonl"))
             tokens = _read_jsonl(folder / "tokens.jsonl")
             vectors = np.load(folder / "vectors.npy")
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            facts = tuple(Fact.from_row(r) for r in _read_jsonl(folder / "facts.jsonl"))
+            rows = _read_jsonl(folder / "sentences.jsonl")
+            sentences = Sentences(tuple(r[0] for r in rows), tuple(Span(r[1], r[2]) for r in rows),
+                                  np.load(folder / "sentence_vectors.npy").reshape(len(rows), dimension))
+        except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
             raise self.corrupt(f"segment {entry['id']} cannot be read ({exc})") from None
         if vectors.shape != (len(chunks), dimension) or len(tokens) != len(chunks):
             raise self.corrupt(f"segment {entry['id']} has {len(chunks)} chunks, {len(tokens)} token lists "
                                f"and vectors of shape {vectors.shape}")
-        return Segment.from_rows(entry["id"], documents, chunks, tokens, vectors, dense)
+        return Segment.from_rows(entry["id"], documents, chunks, tokens, vectors, dense, facts, sentences)
 
 
 def new_manifest(generation: int, expectation: Expectation, segments: list[dict], deleted: dict,
