@@ -249,7 +249,7 @@ def test_a_report_removed_from_the_folder_leaves_the_index(fake_engine, project)
 def test_manifest_records_what_the_index_needs(fake_engine, project):
     generation = (project / "index" / "CURRENT").read_text().strip()
     manifest = json.loads((project / "index" / "generations" / f"{generation}.json").read_text())
-    assert manifest["format_version"] == 2 and manifest["backend"] == "local"
+    assert manifest["format_version"] == 3 and manifest["backend"] == "local"
     assert manifest["expectation"]["model_id"] == "hashing-64" and manifest["expectation"]["dimension"] == 64
     assert all(set(s["files"]) == {"documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy"}
                for s in manifest["segments"])
