@@ -251,7 +251,8 @@ def test_manifest_records_what_the_index_needs(fake_engine, project):
     manifest = json.loads((project / "index" / "generations" / f"{generation}.json").read_text())
     assert manifest["format_version"] == 3 and manifest["backend"] == "local"
     assert manifest["expectation"]["model_id"] == "hashing-64" and manifest["expectation"]["dimension"] == 64
-    assert all(set(s["files"]) == {"documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy"}
+    assert all(set(s["files"]) == {"documents.jsonl", "chunks.jsonl", "tokens.jsonl", "vectors.npy", "facts.jsonl",
+                                   "sentences.jsonl", "sentence_vectors.npy"}
                for s in manifest["segments"])
     assert len(manifest["documents"]) == 5
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
