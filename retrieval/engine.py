@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from retrieval.answers.extractive import Answer, AnswerConfig, answer
+from retrieval.answers.typed import TypedAnswer, typed_answer
 from retrieval.backends import BackendConfig, open_backend
 from retrieval.backends.base import (BackendError, CollectionUnusable, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
                                      SearchView, content_hash)
@@ -25,7 +26,10 @@ from retrieval.embedding.batching import QueryBatcher
 from retrieval.embedding.encoders import Encoder, EncoderConfig
 from retrieval.embedding.registry import encoder_for
 from retrieval.indexing import Indexer, IndexSettings, Progress
-from retrieval.models import Document
+from retrieval.facts.model import Fact
+from retrieval.facts.extraction import EXTRACTOR_VERSION
+from retrieval.facts.vocabulary import default_vocabulary
+from retrieval.models import Chunk, Document, Span
 from retrieval.search.query import QueryAnalyzer
 from retrieval.search.searcher import SearchConfig, Searcher, SearchOutcome
 from retrieval.text.normalize import to_simplified
@@ -124,6 +128,7 @@ class Engine:
         self.encoder = encoder or encoder_for(config.encoder)
         self.analyzer = QueryAnalyzer(self.tokenizer)
         self.indexer = Indexer(self.tokenizer, self.encoder, config.index)
+        self.vocabulary = default_vocabulary(config.index.vocabulary)
         self.backend: SearchBackend | None = None
         self._write_lock = threading.Lock()
         self._cache: OrderedDict = OrderedDict()
@@ -135,7 +140,8 @@ class Engine:
 
     def expectation(self) -> Expectation:
         return Expectation(self.encoder.model_id, self.encoder.dimension,
-                           self.config.tokenizer.fingerprint(), self.config.index.chunking.max_chars)
+                           self.config.tokenizer.fingerprint(), self.config.index.chunking.max_chars,
+                           facts_fingerprint(self.config.index.vocabulary))
 
     @property
     def backend_name(self) -> str:
@@ -465,20 +471,65 @@ class Engine:
                 self._cache.popitem(last=False)
         return outcome
 
-    def ask(self, question: str, filters: Filters = Filters(), k: int = 10) -> Answer:
+    def ask(self, question: str, filters: Filters = Filters(), k: int = 10) -> TypedAnswer:
+        """A typed answer (value, cities, table) from the stored facts when the question asks
+        for figures; else the sentences that answer it; else "not found" with its reason."""
         searcher = self.searcher()
         outcome = self._search(searcher, question, k, "hybrid", filters)
+        view = searcher.view
+        question = outcome.analysis.dense_text
+
+        def relevance(facts: list[Fact]) -> np.ndarray:
+            return self._similarity(view, question, [(f.doc_id, f.sentence, f.text) for f in facts])
+
+        return typed_answer(outcome, view, self.vocabulary, lambda: self._sentences(view, outcome), filters, relevance)
+
+    def sentence_answer(self, question: str, filters: Filters = Filters(), k: int = 10) -> Answer:
+        """The sentences of the best passages that answer the question, with no facts
+        (what descriptive questions get; the answer eval compares typed answers with it)."""
+        searcher = self.searcher()
+        return self._sentences(searcher.view, self._search(searcher, question, k, "hybrid", filters))
+
+    def _sentences(self, view: SearchView, outcome: SearchOutcome) -> Answer:
         configured = self.config.answer.min_dense_score
         thresholds = configured if configured is not None else self.encoder.answer_thresholds
-        return answer(outcome, searcher.view.idf, self.known_cities(searcher.view), self.config.answer, thresholds,
-                      self._similarity)
+        def similarity(question: str, candidates: list[tuple[Chunk, Span, str]]) -> np.ndarray:
+            return self._similarity(view, question, [(c.doc_id, Span(c.start + s.start, c.start + s.end), t)
+                                                     for c, s, t in candidates])
+
+        return answer(outcome, view.idf, self.known_cities(view), self.config.answer, thresholds, similarity)
+
+    def facts(self, indicator: str | None = None, filters: Filters = Filters(), kind: str | None = None) -> list[Fact]:
+        """Stored facts, by indicator (a canonical id, or words of its text) and kind."""
+        found = self.view().facts(filters)
+        if indicator:
+            wanted = indicator.strip().lower()
+            found = [f for f in found if f.indicator == wanted or wanted in f.indicator_text.lower()]
+        return [f for f in found if kind is None or f.kind == kind]
 
     @staticmethod
     def known_cities(view: SearchView) -> set[str]:
         return {d.city for d in view.documents().values() if d.city}
 
-    def _similarity(self, question: str, sentences: list[str]) -> np.ndarray:
-        return self.encoder.encode_passages(sentences) @ self._query_vector(question)
+    def _similarity(self, view: SearchView, question: str, sentences: list[tuple[str, Span, str]]) -> np.ndarray:
+        """Cosines of sentences (doc id, file span, text) to the question, from the vectors
+        stored at index time; a sentence stored without one is encoded now."""
+        stored: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        vectors, missing = [], []
+        for i, (doc_id, span, _) in enumerate(sentences):
+            if doc_id not in stored:
+                spans, rows = view.sentences(doc_id)
+                stored[doc_id] = {(s.start, s.end): rows[j] for j, s in enumerate(spans)}
+            vector = stored[doc_id].get((span.start, span.end))
+            vectors.append(vector)
+            if vector is None:
+                missing.append(i)
+        if missing:
+            for i, vector in zip(missing, self.encoder.encode_passages([sentences[i][2] for i in missing])):
+                vectors[i] = vector
+        if not vectors:
+            return np.zeros(0, dtype=np.float32)
+        return np.stack(vectors) @ self._query_vector(question)
 
 
 @dataclass(frozen=True)
@@ -502,6 +553,11 @@ def _without_colliding_ids(documents: list[Document]) -> tuple[list[Document], t
         else:
             first[doc.doc_id] = doc
     return list(first.values()), tuple(problems)
+
+
+def facts_fingerprint(vocabulary: Path) -> str:
+    digest = hashlib.sha256(Path(vocabulary).read_bytes()).hexdigest()[:16]
+    return f"extractor {EXTRACTOR_VERSION}, vocabulary {digest}"
 
 
 def progress_printer(bar_factory: Callable) -> Progress:

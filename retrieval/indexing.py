@@ -4,7 +4,7 @@ answer may quote, embedded once here; and the report's typed facts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,6 +16,7 @@ from retrieval.backends.base import IndexedDocument
 from retrieval.documents.chunking import ChunkingConfig, chunk_document, split_sentences
 from retrieval.embedding.encoders import Encoder
 from retrieval.facts.extraction import ExtractionConfig, extract_facts
+from retrieval.facts.model import Fact
 from retrieval.facts.vocabulary import DEFAULT_VOCABULARY, default_vocabulary
 from retrieval.models import Chunk, Document, Span
 from retrieval.text.tokenize import Tokenizer
@@ -71,12 +72,20 @@ class Indexer:
         out, row, sentence_row = [], 0, 0
         for doc, doc_chunks, spans in zip(documents, chunks, sentences):
             n, m = len(doc_chunks), len(spans)
-            facts = extract_facts(doc, vocabulary, ExtractionConfig(self.settings.chunking)) if answers else ()
+            facts = in_chunks(extract_facts(doc, vocabulary, ExtractionConfig(self.settings.chunking)), doc_chunks) \
+                if answers else ()
             out.append(IndexedDocument(doc, tuple(doc_chunks), tuple(tokens[row : row + n]), vectors[row : row + n],
                                        tuple(spans), sentence_vectors[sentence_row : sentence_row + m], facts))
             row += n
             sentence_row += m
         return out
+
+
+def in_chunks(facts: Sequence[Fact], chunks: Sequence[Chunk]) -> tuple[Fact, ...]:
+    """Each fact with the chunk that holds its sentence (None when no stored chunk does)."""
+    def holder(fact: Fact) -> str | None:
+        return next((c.chunk_id for c in chunks if c.start <= fact.sentence.start and fact.sentence.end <= c.end), None)
+    return tuple(replace(f, chunk_id=holder(f)) for f in facts)
 
 
 def answer_sentences(doc: Document, chunks: Sequence[Chunk]) -> list[Span]:

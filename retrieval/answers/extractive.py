@@ -31,8 +31,8 @@ _VALUE = re.compile(
 
 # BM25 idf of the terms the collection holds (SearchView.idf).
 IdfLookup = Callable[[Sequence[str]], dict[str, float]]
-# Sentence similarity to the question, from the encoder: (question, sentences) -> cosines.
-Similarity = Callable[[str, list[str]], np.ndarray]
+# Sentence similarity to the question: (question, [(chunk, span in the chunk, text)]) -> cosines.
+Similarity = Callable[[str, list[tuple[Chunk, Span, str]]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float]
     if not candidates:
         r = results[0]
         return [(0.0, Evidence(r.chunk, Span(r.chunk.start, r.chunk.end), r.chunk.text, None))]
-    semantic = similarity(question, [c[3] for c in candidates]) if similarity else np.zeros(len(candidates))
+    semantic = similarity(question, [c[1:] for c in candidates]) if similarity else np.zeros(len(candidates))
     scored = []
     for (i, chunk, span, text), sim in zip(candidates, semantic):
         score = float(sim) + 0.5 * _lexical(text, idf) - 0.02 * i

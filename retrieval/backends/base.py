@@ -85,6 +85,7 @@ class Expectation:
     dimension: int
     tokenizer: str  # TokenizerConfig.fingerprint()
     max_chunk_chars: int
+    facts: str = ""  # the extractor's version and the indicator vocabulary's digest
 
     def mismatches(self, stored: Mapping) -> list[str]:
         problems = []
@@ -94,6 +95,8 @@ class Expectation:
             problems.append(f"dimension {stored.get('dimension')} (the model gives {self.dimension})")
         if stored.get("tokenizer") != self.tokenizer:
             problems.append("tokenizer settings or domain dictionary changed since the index was built")
+        if stored.get("facts", "") != self.facts:
+            problems.append("the fact extractor or indicator vocabulary changed since the index was built")
         if stored.get("max_chunk_chars") != self.max_chunk_chars:
             problems.append(f"chunk size {stored.get('max_chunk_chars')} (configured: {self.max_chunk_chars})")
         return problems

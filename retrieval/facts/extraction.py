@@ -22,7 +22,7 @@ from retrieval.models import Document, Section, Span
 
 _PLAN_SECTION = re.compile(r"思路|计划|要点|打算|安排|展望|目标任务|重点工作")
 _SUMMARY_SECTION = re.compile(r"总结|情况|成效|回顾|完成")
-_TARGET_WORDS = re.compile(r"力争|确保|争取|预计|预期|拟|目标|控制在")
+_TARGET_WORDS = re.compile(r"力争|确保|预计|预期|拟|目标|控制在")  # not 争取: 争取资金 is money obtained
 _YEAR = re.compile(r"(?<![\d较比])(?P<to>到|至|在)?(?P<y>(?:19|20)\d\d)\s*年(?!度?[以来前后初底])")
 _BASELINE_BEFORE = re.compile(r"(?:较|比|与|相比|对比|同比)\s*$")
 _CLAUSE_BREAK = re.compile(r"[，,；;：:。！？!?]|\s{2,}")
@@ -32,15 +32,18 @@ SCOPES = ("县级及以上城市", "县级以上城市", "设区城市", "市中
 _SCOPE = re.compile("|".join(re.escape(s) for s in SCOPES))
 _LEAD_NOISE = re.compile(
     r"^(?:(?:19|20)\d\d\s*年(?:度)?|全年|今年|去年|其中|同时|目前|截至目前|此外|另外|并且?|且|以及|和|及|共计?|累计|总计|全面|"
-    r"赛事期间|期间|首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + _SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
+    r"首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + _SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
 _LEAD_TAIL = re.compile(
     r"(?:分别为|分别达|分别是|均为|均达到?|均保持|保持在|稳定在|维持在|提升至|提高至|提高到|上升至|升至|下降至|降至|降低至|"
     r"减少至|增加至|增长至|控制在|达到了|达到|达|为|是|保持|实现|完成|突破|超过|超|不低于|不少于|不超过|低于|高于|约|近|"
     r"首次|持续|稳定|累计|共计?|总计|已|均|分别|全部|共有|有|占|的|了|在|到|至|逾|“|\"|\s)+$")
 _LABEL = re.compile(r"[“\"]?(?P<n>[一二三四五六七八九十两\d]+)个\s*$")  # the 四个 of “四个100%”
-_COUNTED_STOP = re.compile(r"[，,；;：:。、（(]|已|完成|实现|全部|通过|正在|中|的|[\d]")
-_HEAD = re.compile(r"(?:水质|空气质量|空气)?[^、及和]{0,5}?(?:达标率|优良率|优良比例|比例|比率|占比|浓度|利用率|处置率|覆盖率|"
+_COUNTED_STOP = re.compile(r"[，,；;：:。、]|已|完成|实现|全部|通过|正在|中|的|和|及|[\d]")
+_HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优良比例|比例|比率|占比|浓度|利用率|处置率|覆盖率|"
                    r"达标|优良)$")
+
+
+EXTRACTOR_VERSION = 1  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,26 @@ class ExtractionConfig:
     max_indicator_chars: int = 24  # the words nearest the value name it; the clause's start rarely does
 
 
-def section_kind(section: Section) -> str:
-    """A section of a plan (工作思路/计划/要点/打算) speaks of targets; anything else of results."""
-    for title in reversed(section.heading_path):
+def section_kind(section: Section, doc: Document | None = None) -> str:
+    """Its headings decide; a section they leave open takes its year's side of the report
+    (all of a plan-only report is a plan, the plan year's part of a summary-and-plan)."""
+    by_heading = kind_of_heading_path(section.heading_path)
+    if by_heading is not None:
+        return by_heading
+    if doc is not None and doc.plan_year and section.year == doc.plan_year and doc.plan_year != doc.summary_year:
+        return "target"
+    return "achieved"
+
+
+def kind_of_heading_path(heading_path: tuple[str, ...]) -> str | None:
+    """A section of a plan (工作思路/计划/要点/打算) speaks of targets, one of a summary of
+    results; None when the headings say neither."""
+    for title in reversed(heading_path):
         if _PLAN_SECTION.search(title) and not _SUMMARY_SECTION.search(title):
             return "target"
         if _SUMMARY_SECTION.search(title):
             return "achieved"
-    return "achieved"
+    return None
 
 
 def extract_facts(doc: Document, vocabulary: Vocabulary, config: ExtractionConfig = ExtractionConfig()) -> tuple[Fact, ...]:
@@ -159,7 +174,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
     if not found and not ranks(sentence):
         return []
     clauses = _clauses(sentence)
-    section_is_plan = section_kind(section) == "target"
+    section_is_plan = section_kind(section, doc) == "target"
     facts: list[Fact] = []
     scope_lists: list[list[str]] = []  # enumerations of scopes seen earlier in the sentence
     consumed_ranks: set[int] = set()
@@ -171,7 +186,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
         if section_is_plan:
             return "target"
         words = sentence[clause.start : clause.end] + sentence[:at][-30:]
-        if re.search(r"力争|确保|争取|预计|预期|拟", sentence[:at]) or _TARGET_WORDS.search(
+        if re.search(r"力争|确保|预计|预期|拟", sentence[:at]) or _TARGET_WORDS.search(
                 sentence[clause.start : clause.end]) and not re.search(r"完成.{0,6}目标|目标任务", words):
             return "target"
         if re.search(r"完成.{0,8}目标", sentence[clause.start : clause.end]) and re.search(
@@ -204,7 +219,11 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             change = None
             m = group[min(i, len(group) - 1)]
             scope, indicator_text = (enumeration[i] if enumeration and i < len(enumeration) else (scope_here, lead))
-            counted = _counted_noun(sentence, m.end, clause.end) if m.unit[:1] in _COUNTER_UNITS else ""
+            counted = ""
+            if m.unit[:1] in _COUNTER_UNITS:
+                counted = _counted_noun(sentence, m.end, clause.end)
+            elif m.unit == "%" and sentence[m.end : m.end + 1] == "的":
+                counted = _counted_noun(sentence, m.end + 1, clause.end)  # 20%的乡镇(街道): a share of what follows
             if len(counted) >= 2 and not enumeration:
                 indicator_text = counted  # 3个美丽海湾单元: the thing counted follows its count
             change_cue = _CHANGE_CUE.search(indicator_text) if m.measure == "change" else None

@@ -34,6 +34,7 @@ class Fact:
     value_span: Span  # in the report file
     text: str  # the sentence: the file's [sentence.start:sentence.end]
     heading_path: tuple[str, ...] = ()
+    chunk_id: str | None = None  # the stored chunk holding the sentence, for citing it like a passage
 
     @property
     def fact_id(self) -> str:

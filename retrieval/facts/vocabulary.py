@@ -22,6 +22,7 @@ class Indicator:
     zh: tuple[str, ...]
     en: tuple[str, ...]
     units: tuple[str, ...]  # empty: any unit
+    generic: bool = False  # figures about many things (projects, funds): words must fit the question too
 
     @property
     def name_zh(self) -> str:
@@ -52,15 +53,15 @@ class Vocabulary:
         self.by_id = {i.indicator_id: i for i in indicators}
         forms = [(normalize_text(form), i) for i in indicators for form in i.zh]
         self._zh = sorted(forms, key=lambda f: len(f[0]), reverse=True)
-        self._en = sorted(((re.compile(r"(?<![a-z])" + re.escape(name.lower()).replace(r"\ ", r"[\s-]*")
-                                       .replace(r"\-", r"[\s-]*")), i) for i in indicators for name in i.en),
-                          key=lambda f: len(f[0].pattern), reverse=True)
+        self._en = sorted(((_english_pattern(name), len(name), i) for i in indicators for name in i.en),
+                          key=lambda f: f[1], reverse=True)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_VOCABULARY) -> "Vocabulary":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(tuple(Indicator(row["id"], tuple(row["zh"]), tuple(row["en"]), tuple(row.get("units", ())))
+            return cls(tuple(Indicator(row["id"], tuple(row["zh"]), tuple(row["en"]), tuple(row.get("units", ())),
+                                       bool(row.get("generic", False)))
                              for row in data["indicators"]))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"the indicator vocabulary {path} cannot be read ({e}); restore it from the "
@@ -81,7 +82,7 @@ class Vocabulary:
         found: list[Mentioned] = []
         taken: list[tuple[int, int]] = []
         candidates = [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), text)]
-        candidates += [(m.start(), m.end(), i) for pattern, i in self._en for m in pattern.finditer(text)]
+        candidates += [(m.start(), m.end(), i) for pattern, _, i in self._en for m in pattern.finditer(text)]
         for start, end, indicator in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
             if any(start < e and s < end for s, e in taken):
                 continue
@@ -90,6 +91,16 @@ class Vocabulary:
             taken.append((start, end))
             found.append(Mentioned(indicator, start, end))
         return found
+
+
+def _english_pattern(name: str) -> re.Pattern:
+    """An English name's words in order, with up to three words or a parenthesis between
+    them: provincial-controlled (and above) sections."""
+    words = re.findall(r"[a-z0-9.]+", name.lower())
+    gap = r"(?:[\W_]+[\w]+){0,3}?[\W_]+"
+    def word(w: str) -> str:  # plurals, and longer words' other endings: municipal(ly), control(led)
+        return re.escape(w) + (r"[a-z]*" if len(w) >= 5 else "" if w.endswith((".", "s")) else "s?")
+    return re.compile(r"(?<![a-z])" + gap.join(word(w) for w in words) + r"(?![a-z])")
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,227 @@
+"""What a question asks for, read from its words: the kind of answer (one value, the
+cities that achieved something, a table across cities, or a passage), the indicator it
+names, the condition a city must meet, and whether it asks about results or targets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.facts.extraction import SCOPES
+from retrieval.facts.vocabulary import Indicator, Vocabulary
+from retrieval.search.query import QueryAnalysis
+from retrieval.text.normalize import normalize_text
+
+_TABLE = re.compile(
+    r"比较|对比|比一比|各市|各城市|各地|各个城市|每个城市|每座城市|五个城市|五市|几个城市|所有城市|各报告|分别是多少|分别为多少|列表|一览"
+    r"|compar|across (?:the |all |these |five )?(?:cities|reports|bureaus)|each (?:city|report|of the cities)|every city"
+    r"|all (?:the )?(?:five )?cities|(?:the |these )?five cities|stack up|by city|per city|city by city|side by side|versus"
+    r"|\bvs\.?\b|for all|table", re.I)
+_CITIES = re.compile(
+    r"哪个城市|哪些城市|哪座城市|哪几个城市|哪一个城市|哪几座城市|哪个市|哪些市|哪几个市|哪座|哪里|哪些地方|哪个地方|哪一城市|哪一个市|哪家"
+    r"|which (?:of the )?(?:cit|town|bureau|report|place)|what cit|where (?:did|was|were|has|have)|which ones|name the cit", re.I)
+_QUANTITY = re.compile(
+    r"多少|几|比例|比率|占比|百分|浓度|金额|数量|数目|规模|水平|目标|达到|几成|多高|多大|指数|率"
+    r"|how (?:many|much|high|low|large|big)|what (?:is|was|were|are|'s)? ?(?:the )?(?:\w+ ){0,6}?(?:rate|share|ratio|level|"
+    r"concentration|number|count|amount|total|figure|value|percentage|proportion|index|target|goal|sum|capacity|investment|"
+    r"fine|fines|population|gdp)|\brate\b|\bshare\b|concentration|percentage|proportion|target|how many|amount|number of|"
+    r"total|figure|level|investment|fines?\b|capacity|population|gdp", re.I)
+_DESCRIPTIVE = re.compile(
+    r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
+    r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b|what (?:measures|steps|actions|approach|mechanism)"
+    r"|\bwhy\b|describe|explain|in what way", re.I)
+_TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达到多少|将达到|target|goal|plan|aim|expected|intend|objective|forecast",
+                     re.I)
+_ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
+                       re.I)
+_CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|多少个百分点|同比|较上年|变化|升幅|降幅|增幅"
+                     r"|by how much|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change)|percentage points?"
+                     r"|year[- ]on[- ]year|compared with (?:the )?(?:previous|last|prior) year|change in|rise in|drop in"
+                     r"|increase in|decrease in|improvement in", re.I)
+_RANK = re.compile(r"排名|第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
+_NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
+_AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
+_AT_MOST = re.compile(r"以下|以内|不超过|不高于|低于|at most|or (?:less|lower|below|under)|below|under|less than|lower than|no more|no higher", re.I)
+_SCOPE_EN = {"urban area": "市区", "city centre": "市中心城区", "city center": "市中心城区", "central urban": "市中心城区",
+             "downtown": "市中心城区", "county-level": "县级及以上城市", "county level": "县级及以上城市", "whole city": "全市",
+             "citywide": "全市", "city-wide": "全市"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    comparator: str  # =, >=, <=
+    number: float
+    unit: str
+
+    def met_by(self, number: float | None, number_max: float | None = None) -> bool:
+        if number is None:
+            return False
+        top = number_max if number_max is not None else number
+        if self.comparator == ">=":
+            return number >= self.number - 1e-9
+        if self.comparator == "<=":
+            return top <= self.number + 1e-9
+        return abs(number - self.number) < 1e-9
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: str  # value, cities, table or passage
+    indicators: tuple[Indicator, ...]  # from the vocabulary, best first
+    cities: tuple[str, ...]
+    years: tuple[int, ...]
+    wants: str | None  # achieved, target, or None for either
+    measure: str  # level, change or rank
+    condition: Condition | None
+    scope: str | None
+    asks_quantity: bool
+    unit: str | None  # what the answer must be counted in, when the question says (多少辆, how many)
+    classes: frozenset[str]  # water classes the question names (3, 5, poor), which a fact must not contradict
+    times: frozenset[str]  # day, night: likewise
+
+
+def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
+    text = analysis.simplified
+    indicators = _nearest_first(vocabulary.mentioned(text), text)
+    asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators)
+    if _CITIES.search(text):
+        kind = "cities"
+    elif _TABLE.search(text) or len(analysis.cities) > 1:
+        kind = "table"
+    elif _DESCRIPTIVE.search(text):
+        kind = "passage"  # how, why, what measures: sentences answer, not a figure
+    elif asks_quantity and (indicators or analysis.cities):
+        kind = "value"
+    else:
+        kind = "passage"
+    wants = "target" if _TARGET.search(text) else "achieved" if _ACHIEVED.search(text) and kind != "cities" else None
+    if kind == "cities":
+        wants = "achieved"  # which city achieved X: plans are named apart, never counted
+    measure = "change" if _CHANGE.search(text) else "rank" if _RANK.search(text) else "level"
+    return Intent(kind, indicators, analysis.cities, analysis.years, wants, measure, _condition(text),
+                  _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
+                  times_of_day(text))
+
+
+_ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)
+
+
+def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
+    """The indicator next to the question word comes first: in 赣州美丽建设项目完成了多少投资
+    it asks about 投资, and 项目 only says which."""
+    asking = [m.start() for m in _ASKING.finditer(normalize_text(text))]
+    if not asking:
+        return tuple(m.indicator for m in mentioned)
+    def distance(m) -> int:
+        return min(min(abs(m.start - a), abs(m.end - a)) for a in asking)
+    return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
+
+
+_ZH_UNIT = re.compile(r"多少(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人|户|次|吨|万吨|亿元|万元|元|天|公里|亩|微克/立方米|%)")
+_EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
+_EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b", re.I)
+COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}
+
+
+_MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
+                    r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
+_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:是|为|有|达到|达)?(?:多少|几)")
+
+
+def _unit_asked(text: str) -> str | None:
+    """The unit a question asks for: a Chinese classifier after 多少 (多少辆), money, "%" for
+    a rate or share (立案率是多少, what share), "count" for how many."""
+    m = _ZH_UNIT.search(text)
+    if m:
+        return "%" if m.group(1) == "%" else m.group(1)
+    if _MONEY.search(text):
+        return "money"
+    if _RATE.search(text) or _EN_PERCENT.search(text):
+        return "%"
+    if _EN_COUNT.search(text):
+        return "count"
+    return None
+
+
+def unit_fits(asked: str | None, unit: str) -> bool:
+    if asked is None:
+        return True
+    if asked == "count":
+        return unit in COUNT_UNITS or unit == ""
+    if asked == "%":
+        return unit in ("%", "个百分点")
+    if asked == "money":
+        return unit.endswith("元")
+    return unit == asked or asked in COUNT_UNITS and unit in ("个", "")  # 个 counts anything
+
+
+_ROMAN_NUMBER = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+_ONE = r"(?:iv|v|i{1,3}|[1-5一二三四五])"
+_CLASS_RANGE = re.compile(rf"(?:class(?:es)?\s*(?P<a>{_ONE})(?:\s*(?:-|–|—|~|to|至|and)\s*(?:class\s*)?(?P<b>{_ONE}))?\b"
+                          rf"|(?P<c>{_ONE})(?:\s*[-–—~至]\s*(?P<d>{_ONE}))?\s*类)", re.I)
+_POOR = re.compile(r"劣|worse than|below class|超标|不达标", re.I)
+
+
+def _class_number(text: str) -> int:
+    text = text.lower()
+    return int(text) if text.isdigit() else _ROMAN_NUMBER[text]
+
+
+def water_classes(text: str) -> frozenset[str]:
+    """The water-quality classes a text names (a range names each: Ⅰ-Ⅲ类 is 1, 2 and 3),
+    and "poor" for 劣Ⅴ类 or worse than Class IV."""
+    text = normalize_text(text)
+    if _POOR.search(text):
+        return frozenset({"poor"})
+    found = set()
+    for m in _CLASS_RANGE.finditer(text):
+        low = m.group("a") or m.group("c")
+        high = m.group("b") or m.group("d") or low
+        a, b = _class_number(low), _class_number(high)
+        found |= {str(n) for n in range(min(a, b), max(a, b) + 1)}
+    return frozenset(found)
+
+
+_TIMES = {"day": re.compile(r"昼间|白天|daytime|day-time|\bday\b", re.I), "night": re.compile(r"夜间|夜晚|night", re.I)}
+
+
+def times_of_day(text: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _TIMES.items() if pattern.search(text))
+
+
+def contradicts(intent: "Intent", indicator_text: str) -> bool:
+    """A fact about other water classes or another time of day than the question's: 三类水质
+    占比 for a 劣Ⅴ类 question, an 优良 share for water worse than Class IV, 昼间 for night-time."""
+    stated_times = times_of_day(indicator_text)
+    if intent.times and stated_times and not stated_times & intent.times:
+        return True
+    if not intent.classes:
+        return False
+    stated = water_classes(indicator_text)
+    if "poor" in intent.classes:
+        return "poor" not in stated
+    return bool(stated) and not (stated & intent.classes)
+
+
+_ALL = re.compile(r"全部|全都|均(?:为|达到?)|都(?:达到|是|为)|\ball (?:of )?(?:the |their |its )?|\bevery\b|\bfully\b", re.I)
+
+
+def _condition(text: str) -> Condition | None:
+    m = _NUMBER.search(text)
+    if not m:
+        # "all of their sections at good quality": a share of 100%
+        return Condition(">=", 100.0, "%") if _ALL.search(text) and (_RATE.search(text) or re.search(
+            r"比例|达标|优良|share|proportion|sections|rate", text, re.I)) else None
+    unit = {"个百分点": "个百分点", "μg/m3": "μg/m3", "ug/m3": "μg/m3", "微克/立方米": "μg/m3", "微克": "μg/m3"}.get(
+        m.group(2), "μg/m3" if m.group(2).startswith("microgram") else "%")
+    around = text[max(0, m.start() - 12) : m.end() + 12]
+    comparator = ">=" if _AT_LEAST.search(around) else "<=" if _AT_MOST.search(around) else "="
+    return Condition(comparator, float(m.group(1)), unit)
+
+
+def _scope(text: str) -> str | None:
+    for scope in SCOPES:
+        if scope in text:
+            return scope
+    lowered = text.lower()
+    return next((zh for en, zh in _SCOPE_EN.items() if en in lowered), None)

@@ -1,0 +1,392 @@
+"""Typed answers from stored facts: one value, the cities that achieved something, a table
+across cities with a citation in every cell, a passage for descriptive questions, and an
+honest "not found" with its reason. The library returns data; the service words it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from typing import Callable, Sequence
+
+from retrieval.answers.extractive import Answer, Evidence
+from retrieval.answers.intent import Intent, contradicts, read_intent, unit_fits
+from retrieval.backends.base import Filters, SearchView
+from retrieval.facts.extraction import section_kind
+from retrieval.facts.model import Fact
+from retrieval.facts.vocabulary import Indicator, Vocabulary
+from retrieval.models import Chunk, Document, Section, Span
+from retrieval.search.searcher import SearchOutcome
+from retrieval.text.normalize import normalize_text
+
+NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
+# Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
+_QUESTION_NOISE = re.compile(
+    r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作"
+    r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量|总额|总量")
+
+
+@dataclass(frozen=True)
+class NotFound:
+    reason: str  # one of NOT_FOUND_REASONS
+    cities: tuple[str, ...] = ()  # the cities asked about
+    known_cities: tuple[str, ...] = ()
+    covered_years: tuple[int, ...] = ()  # what the city's reports cover (other_years)
+    asked_years: tuple[int, ...] = ()
+    indicator: str = ""  # how the question named it (no_indicator)
+    related: tuple[Fact, ...] = ()  # what the reports do state of it (a rank where a level was asked)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    city: str
+    fact: Fact | None  # None: the city's reports hold no such figure
+
+
+@dataclass(frozen=True)
+class TypedAnswer:
+    question: str
+    language: str  # en, zh or zh-hant: the service answers in the question's language
+    kind: str  # value, cities, table, passage or not_found
+    facts: tuple[Fact, ...]  # the rows behind the answer, cited; the first is the value asked for
+    rows: tuple[TableRow, ...]  # table: one per city (and year and kind)
+    cities: tuple[str, ...]  # cities: those whose reports state the achievement
+    targets: tuple[Fact, ...]  # cities: the same condition only planned, named apart
+    indicator: Indicator | None
+    not_found: NotFound | None
+    evidence: tuple[Evidence, ...]
+    passage: Answer | None  # passage: the quoted sentences
+    outcome: SearchOutcome
+
+
+PassageAnswerer = Callable[[], Answer]
+# Cosine of each fact's sentence to the question (from vectors stored at index time).
+Relevance = Callable[[list[Fact]], np.ndarray]
+
+
+def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabulary, passage: PassageAnswerer,
+                 filters: Filters = Filters(), relevance: Relevance | None = None) -> TypedAnswer:
+    analysis = outcome.analysis
+    intent = read_intent(analysis, vocabulary)
+    documents = view.documents()
+    coverage = _coverage(documents)
+    known = tuple(sorted(coverage))
+
+    def done(kind: str, **parts) -> TypedAnswer:
+        values = dict(facts=(), rows=(), cities=(), targets=(), indicator=intent.indicators[0] if intent.indicators else None,
+                      not_found=None, evidence=(), passage=None)
+        values.update(parts)
+        if not values["evidence"]:
+            values["evidence"] = _evidence(view, documents, list(values["facts"]) + list(values["targets"]))
+        return TypedAnswer(outcome.query, analysis.language, kind, outcome=outcome, **values)
+
+    def refused(reason: str, **detail) -> TypedAnswer:
+        return done("not_found", not_found=NotFound(reason, known_cities=known, **detail))
+
+    cities = tuple(c for c in intent.cities if c in coverage) or filters.cities
+    unknown = tuple(c for c in intent.cities if c not in coverage)
+    if unknown and not cities:
+        return refused("no_city", cities=unknown)
+    if intent.years:
+        outside = [c for c in (cities or known) if not set(intent.years) & coverage[c]
+                   and not view.facts(Filters(cities=(c,), years=intent.years))]  # 到2025年 in a plan covers 2025
+        if cities and len(outside) == len(cities) or not cities and len(outside) == len(known):
+            city = outside[0] if cities else ""
+            return refused("other_years", cities=(city,) if city else (), asked_years=intent.years,
+                           covered_years=tuple(sorted(coverage[city] if city else set().union(*coverage.values()))))
+
+    facts = view.facts(Filters(cities=() if intent.kind in ("cities", "table") and len(cities) < 2 else cities,
+                               years=intent.years, doc_ids=filters.doc_ids))
+    matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
+    by_sentences = intent.kind == "cities" and intent.condition is None  # which cities did X: no figure to test
+    if by_sentences and matching:
+        fits = _relevance(matching, intent, analysis, relevance)
+        from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
+    else:
+        from_facts = []
+    if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
+        return refused("no_indicator", cities=cities, indicator=named)  # 多少辆: no figure counted so
+    if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
+        if analysis.language == "en" and analysis.dense_text == analysis.simplified and not cities:
+            return refused("off_topic")  # English with none of the domain's terms, about no city here
+        answer = passage()
+        if answer.found and not _covers_question(answer, analysis, view):
+            answer = None
+        if intent.kind == "cities" and (answer or from_facts):
+            return _cities_from_sentences(answer, from_facts, documents, done, refused, cities, named, analysis, view)
+        if answer and answer.found:
+            return done("passage", passage=answer, evidence=answer.evidence)
+        return refused(_weak_reason(intent, cities), cities=cities, indicator=named)
+    if not matching:
+        related = tuple(f for f in facts if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
+        return refused("no_indicator", cities=cities, indicator=named, related=related)
+
+    fits = _relevance(matching, intent, analysis, relevance)
+    preference = lambda f: _preference(f, intent, fits)  # noqa: E731
+    if intent.kind in ("cities", "table"):
+        matching = _one_indicator(matching, fits, preference)
+        if any(i.generic for i in intent.indicators if i.indicator_id == matching[0].indicator):
+            matching = _about_the_same(matching, fits)
+    if intent.kind == "cities":
+        return _cities_answer(intent, matching, done, refused, cities, named, preference)
+    by_city = _group(matching, lambda f: f.city or "")
+    if intent.kind == "table" or (not cities and len(by_city) > 1):
+        rows = _table_rows(intent, matching, cities if len(cities) > 1 else known, preference)
+        if not any(r.fact for r in rows):
+            return refused("no_indicator", cities=cities, indicator=named)
+        return done("table", rows=tuple(rows), facts=tuple(r.fact for r in rows if r.fact))
+    ranked = sorted(matching, key=preference, reverse=True)
+    best = ranked[0]
+    others = [f for f in ranked[1:4] if f.value_span != best.value_span and _same_thing(f, best)]
+    return done("value", facts=(best, *others))
+
+
+def _coverage(documents: dict[str, Document]) -> dict[str, set[int]]:
+    """The years each city's reports cover: their summary and plan years."""
+    out: dict[str, set[int]] = {}
+    for doc in documents.values():
+        if doc.city:
+            out.setdefault(doc.city, set()).update(doc.years)
+    return out
+
+
+def _content_words(tokens: Sequence[str], cities: Sequence[str]) -> list[str]:
+    words = []
+    for t in dict.fromkeys(tokens):
+        t = _QUESTION_NOISE.sub("", t)
+        if len(t) >= 2 and not t.isdigit() and t not in cities and not t.isascii():
+            words.append(t)
+    return words
+
+
+def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: Sequence[str],
+              question_core: str) -> tuple[list[Fact], str]:
+    """Candidate facts: those of the indicators the question names (vocabulary ids) and
+    those whose indicator text holds the question's own words, in the unit asked for and
+    not about other water classes; and the name to quote when there are none."""
+    facts = [f for f in facts if unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)]
+    ids = {i.indicator_id for i in intent.indicators}
+    found = {id(f): f for f in facts if f.indicator in ids}
+    # By the question's words: facts outside the vocabulary, or of an indicator it names
+    # (never one it does not: a PM2.5 figure is no answer about PM10).
+    core = _bigrams(question_core)
+    for f in facts:
+        if core and (f.indicator is None or f.indicator in ids) and _share(core, f.indicator_text) >= 0.5:
+            found[id(f)] = f
+    words = _content_words(tokens, cities)
+    named = intent.indicators[0].name_zh if intent.indicators else "".join(words[:2])
+    return _measured([f for f in facts if id(f) in found], intent), named
+
+
+def _core(analysis) -> str:
+    """What a question is about, in Chinese: its words without city, year, and the words of
+    asking, comparing and planning (an English question's glossary terms stand in)."""
+    text = analysis.simplified if analysis.language != "en" else " ".join(t for t in analysis.tokens if not t.isascii())
+    for city in analysis.cities:
+        text = text.replace(city, " ")
+    text = re.sub(r"(?:19|20)\d\d\s*年?", " ", text)
+    return _QUESTION_NOISE.sub(" ", normalize_text(text))
+
+
+def _bigrams(text: str) -> set[str]:
+    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
+
+
+def _share(core: set[str], text: str) -> float:
+    """The share of the question's character pairs the text holds: robust to how jieba
+    happens to cut either (占比要 as 占/比要)."""
+    return len(core & _bigrams(normalize_text(text))) / len(core)
+
+
+def _measured(facts: list[Fact], intent: Intent) -> list[Fact]:
+    """The figures of the measure asked for: a level unless a change or rank is asked (a
+    rank is no answer to "how much", nor a level to "by how much")."""
+    return [f for f in facts if f.measure == intent.measure or (intent.measure == "rank" and f.rank)]
+
+
+@dataclass(frozen=True)
+class _Fit:
+    words: float  # share of the question's character pairs in the fact's indicator text
+    score: float  # that plus its sentence's cosine to the question
+
+
+def _relevance(facts: list[Fact], intent: Intent, analysis, relevance: Relevance | None) -> dict[int, _Fit]:
+    """How well each fact fits the question, by id(fact): the share of the question's
+    character pairs in its indicator text, and at half weight in its sentence; its
+    sentence's cosine to the question; and a point for the indicator the question names
+    first (a quarter for another it names), so the figure asked for outranks its neighbours."""
+    core = _bigrams(_core(analysis))
+    cosines = relevance(facts) if relevance and facts else np.zeros(len(facts))
+    first = intent.indicators[0].indicator_id if intent.indicators else None
+    named = {i.indicator_id for i in intent.indicators}
+    out = {}
+    for f, cosine in zip(facts, cosines):
+        words = _share(core, f.indicator_text + f.value) if core else 0.0
+        context = _share(core, f.text) if core else 0.0
+        bonus = 1.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
+        # rounded: one sentence's vector gives its facts cosines that differ in the last bits
+        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 4))
+    return out
+
+
+def _one_indicator(facts: list[Fact], fits: dict[int, "_Fit"], preference) -> list[Fact]:
+    """The facts of the best fact's indicator (every cell of a table measures one thing);
+    for figures outside the vocabulary, those whose words fit about as well as its."""
+    best = max(facts, key=preference)
+    if best.indicator is not None:
+        return [f for f in facts if f.indicator == best.indicator]
+    return _about_the_same([f for f in facts if f.indicator is None], fits)
+
+
+def _about_the_same(facts: list[Fact], fits: dict[int, _Fit]) -> list[Fact]:
+    """The facts whose indicator text holds at least half as much of the question as the best
+    one's: a city whose only figure of the kind is about something else gets no cell."""
+    best = max((fits[id(f)].words for f in facts), default=0.0)
+    return [f for f in facts if fits[id(f)].words * 2 >= best]
+
+
+def _preference(f: Fact, intent: Intent, fits: dict[int, _Fit]) -> tuple:
+    surface = max((len(normalize_text(s)) for i in intent.indicators if i.indicator_id == f.indicator
+                   for s in i.zh if normalize_text(s) in normalize_text(f.indicator_text)), default=0)
+    extra = len(normalize_text(f.indicator_text)) - surface
+    return (
+        intent.wants is None or f.kind == intent.wants,
+        f.kind == "achieved" if intent.wants is None else True,
+        f.scope == intent.scope if intent.scope else True,
+        fits[id(f)].score if id(f) in fits else 0.0,
+        f.scope in ("", "全市", "市区"),
+        -extra,  # 空气优良率 over 赛事期间空气优良率: the indicator itself, not a qualified one
+        -(f.value_span.start),  # a report states its headline figure first
+    )
+
+
+def _same_thing(a: Fact, b: Fact) -> bool:
+    return a.indicator == b.indicator and a.city == b.city and (a.scope != b.scope or a.kind != b.kind or a.year != b.year)
+
+
+def _group(facts: list[Fact], key) -> dict:
+    out: dict = {}
+    for f in facts:
+        out.setdefault(key(f), []).append(f)
+    return out
+
+
+def _table_rows(intent: Intent, facts: list[Fact], cities: Sequence[str], preference) -> list[TableRow]:
+    wanted = [f for f in facts if intent.wants is None or f.kind == intent.wants]
+    rows = []
+    for city in cities:
+        groups = _group([f for f in wanted if f.city == city], lambda f: (f.year or 0, f.kind))
+        if not groups:
+            rows.append(TableRow(city, None))
+        for key in sorted(groups, key=lambda k: (k[0], k[1] != "achieved")):
+            rows.append(TableRow(city, max(groups[key], key=preference)))
+    return rows
+
+
+def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, named, preference) -> TypedAnswer:
+    condition = intent.condition
+    meets = [f for f in facts if f.measure == "level" and (condition is None or condition.met_by(f.number, f.number_max))]
+    achieved = [f for f in meets if f.kind == "achieved" and (not cities or f.city in cities)]
+    best = {}
+    for f in sorted(achieved, key=preference, reverse=True):
+        best.setdefault(f.city, f)
+    planned = {}
+    for f in sorted((f for f in meets if f.kind == "target" and f.city not in best), key=preference, reverse=True):
+        planned.setdefault(f.city, f)
+    if not best:
+        return refused("no_indicator", cities=cities, indicator=named)
+    return done("cities", facts=tuple(best.values()), cities=tuple(best), targets=tuple(planned.values()))
+
+
+def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
+                           cities, named, analysis, view: SearchView) -> TypedAnswer:
+    """Which cities did something with no figure to test: the cities of achieved facts whose
+    words fit the question, and of quoted sentences that hold most of what it asks and lie
+    in a part of their report that tells results, not plans."""
+    quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
+              and _tells_results(e.chunk, documents.get(e.chunk.doc_id))
+              and _word_share(e.chunk.context(), analysis, view) >= 0.5]
+    facts = [f for f in facts if not cities or f.city in cities]
+    found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
+    if not found:
+        return refused("no_indicator", cities=cities, indicator=named)
+    evidence = _evidence(view, documents, facts) + tuple(e for e in quoted if e.chunk.city not in {f.city for f in facts})
+    return done("cities", cities=found, facts=tuple(facts), evidence=evidence, passage=answer)
+
+
+def _tells_results(chunk: Chunk, doc: Document | None) -> bool:
+    section = Section(chunk.heading_path, chunk.start, chunk.end, chunk.year)
+    return section_kind(section, doc) == "achieved"
+
+
+def _weights(words: Sequence[str], view: SearchView) -> dict[str, float]:
+    """Each word's idf; a word the collection never holds weighs as much as its rarest one."""
+    idf = view.idf(list(words))
+    rarest = max(idf.values(), default=1.0)
+    return {w: idf.get(w, rarest) for w in words}
+
+
+def _word_share(text: str, analysis, view: SearchView) -> float:
+    """The idf-weighted share of the question's content words the text holds (1.0 when it
+    has none: English words, whose Chinese glossary terms stand in when there are any)."""
+    weights = _weights(_content_words(analysis.tokens, analysis.cities), view)
+    if not weights:
+        return 1.0
+    text = normalize_text(text)
+    return sum(v for w, v in weights.items() if w in text) / sum(weights.values())
+
+
+def _covers_question(answer: Answer, analysis, view: SearchView) -> bool:
+    """Whether the passages quoted hold most of what a Chinese question asks: a question
+    about something else shares a word or two at most. (An English question's glossary
+    terms are alternatives, not all needed: the encoder's threshold judges it.)"""
+    if analysis.language == "en":
+        return True
+    text = " ".join(e.chunk.context() for e in answer.evidence) + " " + \
+        " ".join(r.chunk.context() for r in answer.outcome.results[:3])
+    return _word_share(text, analysis, view) >= 0.5
+
+
+def _weak_reason(intent: Intent, cities: Sequence[str]) -> str:
+    """Why nothing answers: a question about a covered city's figures that no report
+    states names a missing indicator; anything else is off the reports' topic."""
+    return "no_indicator" if cities and (intent.asks_quantity or intent.indicators) else "off_topic"
+
+
+def _evidence(view: SearchView, documents: dict[str, Document], facts: Sequence[Fact]) -> tuple[Evidence, ...]:
+    """Each fact's sentence, cited like a passage, once per sentence."""
+    out, seen = [], set()
+    for f in facts:
+        if (f.doc_id, f.sentence) in seen:
+            continue
+        seen.add((f.doc_id, f.sentence))
+        out.append(Evidence(_chunk_of(view, documents, f), f.sentence, f.text, _value_in_sentence(f)))
+    return tuple(out)
+
+
+def _value_in_sentence(f: Fact) -> tuple[int, int]:
+    return f.value_span.start - f.sentence.start, f.value_span.end - f.sentence.start
+
+
+def _chunk_of(view: SearchView, documents: dict[str, Document], f: Fact) -> Chunk:
+    if f.chunk_id:
+        try:
+            return view.chunk(f.chunk_id)
+        except KeyError:
+            pass
+    doc = documents[f.doc_id]
+    return Chunk(f"{f.doc_id}:{f.sentence.start}", f.doc_id, doc.path, doc.title, doc.city, f.year, doc.years,
+                 f.heading_path, f.sentence.start, f.sentence.end, f.text)
+
+
+def evidence_index(answer: TypedAnswer, fact: Fact) -> int:
+    """1-based position of the evidence citing this fact's sentence, for [n] markers."""
+    for i, e in enumerate(answer.evidence, start=1):
+        if e.chunk.doc_id == fact.doc_id and e.span == fact.sentence:
+            return i
+    return 0
+
+
+__all__ = ["TypedAnswer", "TableRow", "NotFound", "typed_answer", "evidence_index", "NOT_FOUND_REASONS", "Span"]
