@@ -8,7 +8,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -230,6 +230,21 @@ def create_app(engine: Engine | None = None, config: ServiceConfig = ServiceConf
                       city: list[schemas.Name] = Query([], max_length=schemas.MAX_FILTER_VALUES),
                       year: list[int] = Query([], max_length=schemas.MAX_FILTER_VALUES)):
         return await run_ask(request, q, top_k, _resolved(current(request), city, year))
+
+    @app.get("/v1/facts", response_model=schemas.FactsResponse, summary="Typed facts the reports state, cited",
+             responses=errors(422, 503))
+    def facts(request: Request,
+              indicator: str | None = Query(None, max_length=200, description="a canonical id (pm25_concentration) "
+                                            "or words of the indicator text (优良率)"),
+              city: list[schemas.Name] = Query([], max_length=schemas.MAX_FILTER_VALUES),
+              year: list[int] = Query([], max_length=schemas.MAX_FILTER_VALUES,
+                                      description="the year a fact is about (a plan's target year included)"),
+              kind: Literal["achieved", "target"] | None = None,
+              size: int = Query(100, ge=1, le=1000), from_: int = Query(0, ge=0, alias="from")):
+        engine = current(request)
+        found = engine.facts(indicator, Filters(_resolved(engine, city, ()).cities, tuple(year)), kind)
+        return schemas.FactsResponse(facts=[schemas.fact_out(f) for f in found[from_ : from_ + size]],
+                                     total=len(found), from_=from_)
 
     @app.get("/v1/documents", response_model=list[schemas.DocumentSummary], summary="The reports in the collection")
     def documents(request: Request):

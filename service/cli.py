@@ -195,6 +195,57 @@ def cmd_ask(args) -> int:
     return code
 
 
+def cmd_facts(args) -> int:
+    """Typed facts: every one the seed reports hold (--all, read from the files: the
+    extraction under review), or those of the index matching the filters, as a table."""
+    from retrieval.facts.vocabulary import default_vocabulary
+
+    if args.all:
+        from retrieval.documents.reading import read_reports, report_files
+
+        documents, problems = read_reports(report_files(Path(args.seeds)))
+        for problem in problems:
+            print(f"skipped {problem}", file=sys.stderr)
+        print(facts_review(documents, default_vocabulary()))
+        return EXIT_OK
+    from retrieval.backends.base import Filters
+    from service import schemas
+
+    engine = open_engine(args)
+    found = engine.facts(args.indicator, Filters(_filters(engine, args).cities, tuple(args.year or ())), args.kind)
+    if args.json:
+        print(json.dumps({"facts": [schemas.fact_out(f).model_dump() for f in found], "total": len(found)},
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print("city | year | kind | indicator | value | source")
+    for f in found:
+        print(f"{f.city} | {f.year} | {f.kind} | {f.indicator or '-'} {f.indicator_text} | {f.value} | "
+              f"{f.path} [{f.sentence.start}:{f.sentence.end}]")
+    print(f"{len(found)} facts", file=sys.stderr)
+    return EXIT_OK if found else EXIT_NO_ANSWER
+
+
+def facts_review(documents, vocabulary) -> str:
+    """Every fact of these reports, one line each, grouped by report: the extraction as a
+    person reviews it (committed as eval/facts_review.md, so a change shows in the diff)."""
+    from retrieval.facts.extraction import extract_facts
+
+    lines = ["# Facts extracted from the seed reports", "",
+             "`reportqa facts --all`. Per fact: [value offsets] year kind measure, scope, indicator text → "
+             "canonical id, value (number unit comparator), rank and change when stated.", ""]
+    for doc in sorted(documents, key=lambda d: d.doc_id):
+        facts = extract_facts(doc, vocabulary)
+        lines += [f"## {doc.doc_id} · {doc.city} · {doc.title} ({len(facts)} facts)", ""]
+        for f in facts:
+            number = "" if f.number is None else f"{f.number:g}" + (f"–{f.number_max:g}" if f.number_max else "")
+            extra = "".join(f" · {label} {v}" for label, v in (("rank", f.rank), ("change", f.change)) if v)
+            lines.append(f"- [{f.value_span.start}:{f.value_span.end}] {f.year} {f.kind} {f.measure}"
+                         f"{' · ' + f.scope if f.scope else ''} · {f.indicator_text or '∅'} → {f.indicator or '–'}"
+                         f" · **{f.value}** ({number} {f.unit} {f.comparator}){extra}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def cmd_chunks(args) -> int:
     if Path(args.file).suffix != ".txt":
         raise ValueError(f"{args.file} is not a report: reports are .txt files, like those in seeds/")
@@ -219,6 +270,12 @@ def cmd_chunks(args) -> int:
 
 def cmd_eval(args) -> int:
     from eval.run import run_eval
+
+    if args.answers:
+        from eval.answer_eval import run_answer_eval
+
+        return run_answer_eval(open_engine(args), name=args.name if args.name != "latest" else "answers",
+                               out_dir=Path(args.out))
 
     if not Path(args.questions).is_file():
         raise FileNotFoundError(f"{args.questions}: no such questions file (one JSON question per line, "
@@ -297,6 +354,14 @@ def parser() -> argparse.ArgumentParser:
     with_filters(sp)
     sp.set_defaults(run=cmd_ask)
 
+    sp = with_paths(sub.add_parser("facts", help="typed facts (indicator, value, city, year, achieved or target) as a table"))
+    sp.add_argument("--indicator", help="a canonical id (pm25_concentration) or words of the indicator text")
+    sp.add_argument("--kind", choices=("achieved", "target"), help="only results, or only targets")
+    sp.add_argument("--all", action="store_true", help="every fact of the reports in --seeds, read from the files "
+                                                      "(the extraction under review; no index needed)")
+    with_filters(sp)
+    sp.set_defaults(run=cmd_facts)
+
     sp = sub.add_parser("chunks", help="print a report's metadata, outline and chunks")
     sp.add_argument("file", help="a report file, e.g. seeds/000_151f93f2618fcf8d.txt")
     sp.add_argument("--max-chars", type=int, default=300, help="the chunk size to show (default: 300)")
@@ -309,6 +374,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", default="latest", help="results go to OUT/NAME.json, .md and .png (default: latest)")
     sp.add_argument("--out", default="eval/runs", help="folder for the results (default: eval/runs, not tracked; "
                                                        "eval/results holds the committed ones)")
+    sp.add_argument("--answers", action="store_true",
+                    help="judge answers instead of recall: typed answers and sentence picking against "
+                         "eval/answers/*.jsonl (value, cities, table cells, refusals)")
     sp.set_defaults(run=cmd_eval)
 
     sp = with_paths(sub.add_parser("bench", help="the same metrics on an external benchmark folder"))

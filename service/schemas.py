@@ -6,7 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from retrieval.answers.extractive import Answer, Evidence
+from retrieval.answers.extractive import Evidence
+from retrieval.answers.typed import TypedAnswer
+from retrieval.facts.model import Fact
+from service.answer_text import answer_text, language_of, not_found_text
 from retrieval.search.query import MAX_QUESTION_CHARS
 from retrieval.models import Chunk, Document, Result
 from retrieval.search.searcher import SearchOutcome
@@ -134,13 +137,63 @@ class EvidenceOut(Cited):
     value: Span | None = Field(None, description="the key value's [start, end) within text")
 
 
+AnswerKind = Literal["value", "cities", "table", "passage", "not_found"]
+
+
+class FactOut(BaseModel):
+    """One figure a report states, cited: text == file[source.start:source.end], and value ==
+    text[value_span[0]:value_span[1]]. A table row for a city without the figure has value,
+    number and source null."""
+
+    city: str | None
+    doc_id: str | None
+    year: int | None = Field(description="the year the sentence states, else its section's")
+    indicator: str | None = Field(description="canonical id from the indicator vocabulary, when it has one")
+    indicator_text: str | None
+    value: str | None = Field(description="as written in the report")
+    number: float | None
+    number_max: float | None = Field(None, description="the top of a range")
+    unit: str | None
+    comparator: Literal["=", ">=", "<=", ">", "<"] | None
+    kind: Literal["achieved", "target"] | None
+    measure: Literal["level", "change", "rank"] | None
+    scope: str | None
+    rank: str | None = None
+    change: str | None = None
+    heading_path: list[str] = []
+    text: str | None
+    source: Source | None
+    value_span: Span | None
+
+
 class AskResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "question": "which city achieved 100% national-section water quality", "kind": "cities",
+        "answer": "Cities whose reports state it as achieved: Wenzhou, Ganzhou\n...", "found": True, "reason": None,
+        "facts": [{"city": "温州", "doc_id": "000_151f93f2618fcf8d", "year": 2023,
+                   "indicator": "national_section_good_water_share", "indicator_text": "国控断面Ⅰ-Ⅲ类水质比例",
+                   "value": "100%", "number": 100.0, "unit": "%", "comparator": "=", "kind": "achieved",
+                   "measure": "level", "scope": "全市", "text": "…2023年全市国控断面Ⅰ-Ⅲ类水质比例100%…",
+                   "source": {"path": "seeds/000_151f93f2618fcf8d.txt", "start": 0, "end": 0},
+                   "value_span": [0, 0]}],
+        "evidence": [], "results": [], "took_ms": 14.2}]})
     question: str
-    answer: str
-    found: bool
+    kind: AnswerKind
+    answer: str = Field(description="for a person, in the question's language; each [n] is an evidence entry")
+    found: bool = Field(description="false exactly when kind is not_found")
+    reason: str | None = Field(None, description="why nothing was found (kind not_found), for a person")
+    reason_code: Literal["no_city", "other_years", "no_indicator", "off_topic"] | None = None
+    facts: list[FactOut] = Field(description="the rows behind the answer, cited (empty for passage and not_found)")
     evidence: list[EvidenceOut]
     results: list[SearchResult]
     took_ms: float
+
+
+class FactsResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    facts: list[FactOut]
+    total: int = Field(description="facts that match, of which facts is one page")
+    from_: int = Field(0, alias="from")
 
 
 class DocumentSummary(BaseModel):
@@ -199,8 +252,32 @@ def evidence_out(e: Evidence) -> EvidenceOut:
     return EvidenceOut(**_cited(e.chunk, e.text, e.span.start, e.span.end), value=list(e.value) if e.value else None)
 
 
-def ask_out(a: Answer) -> AskResponse:
-    return AskResponse(question=a.question, answer=a.text, found=a.found,
+def fact_out(f: Fact) -> FactOut:
+    return FactOut(city=f.city, doc_id=f.doc_id, year=f.year, indicator=f.indicator, indicator_text=f.indicator_text,
+                   value=f.value, number=f.number, number_max=f.number_max, unit=f.unit, comparator=f.comparator,
+                   kind=f.kind, measure=f.measure, scope=f.scope, rank=f.rank, change=f.change,
+                   heading_path=list(f.heading_path), text=f.text,
+                   source=Source(path=f.path, start=f.sentence.start, end=f.sentence.end),
+                   value_span=[f.value_span.start - f.sentence.start, f.value_span.end - f.sentence.start])
+
+
+def empty_row(city: str) -> FactOut:
+    return FactOut(city=city, doc_id=None, year=None, indicator=None, indicator_text=None, value=None, number=None,
+                   unit=None, comparator=None, kind=None, measure=None, scope=None, text=None, source=None,
+                   value_span=None)
+
+
+def ask_out(a: TypedAnswer) -> AskResponse:
+    if a.kind == "table":
+        facts = [fact_out(r.fact) if r.fact else empty_row(r.city) for r in a.rows]
+    elif a.kind in ("value", "cities"):
+        facts = [fact_out(f) for f in (*a.facts, *a.targets)]
+    else:
+        facts = []
+    reason = a.not_found
+    return AskResponse(question=a.question, kind=a.kind, answer=answer_text(a), found=a.kind != "not_found",
+                       reason=not_found_text(reason, language_of(a)) if reason else None,
+                       reason_code=reason.reason if reason else None, facts=facts,
                        evidence=[evidence_out(e) for e in a.evidence],
                        results=[result_out(r) for r in a.outcome.results], took_ms=round(a.outcome.took_ms, 2))
 

@@ -190,3 +190,19 @@ def test_ids_are_exact_and_nothing_is_replaced_by_accident(engine):
         engine.add_document("904.x", HANGZHOU.encode())
     for doc_id in ("904.x", "904_x"):
         engine.delete_document(doc_id)
+
+
+def test_facts_and_answer_sentences_are_stored_beside_the_chunks(engine):
+    view = engine.view()
+    wenzhou = view.facts(Filters(cities=("温州",), years=(2023,)))
+    assert wenzhou and {(f.city, f.year) for f in wenzhou} == {("温州", 2023)}
+    assert any(f.value == "25μg/m3" and f.indicator == "pm25_concentration" for f in wenzhou)
+    spans, vectors = view.sentences("000_151f93f2618fcf8d")
+    assert len(spans) == len(vectors) > 20 and vectors.shape[1] == 64
+
+    engine.add_document("902_hangzhou", HANGZHOU.encode())
+    added = engine.view().facts(Filters(doc_ids=("902_hangzhou",)))
+    assert [(f.value, f.city, f.kind) for f in added] == [("28微克/立方米", "杭州", "achieved"), ("91%", "杭州", "achieved")]
+    engine.delete_document("902_hangzhou")
+    assert not engine.view().facts(Filters(doc_ids=("902_hangzhou",)))
+    assert engine.view().sentences("902_hangzhou")[0] == ()

@@ -55,6 +55,13 @@ def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
         assert wenzhou.find_elements(By.TAG_NAME, "mark"), "matches are highlighted"
         answer = browser.find_element(By.ID, "answer")
         assert answer.is_displayed() and "温州" in answer.text and "赣州" in answer.text
+        # The typed answer: exactly 温州 (2023) and 赣州 (2022) as achieved, each cell citing its sentence.
+        rows = answer.find_elements(By.CSS_SELECTOR, "#facts tbody tr")
+        achieved = {r.get_attribute("data-city"): r for r in rows if r.get_attribute("data-kind") == "achieved"}
+        assert set(achieved) == {"温州", "赣州"}
+        assert "2023" in achieved["温州"].text and "2022" in achieved["赣州"].text
+        value_link = achieved["温州"].find_element(By.CSS_SELECTOR, "a.value")
+        assert "国控断面" in value_link.get_attribute("title") and "/view/000_151f93f2618fcf8d" in value_link.get_attribute("href")
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
 
         passage = wenzhou.find_element(By.CSS_SELECTOR, ".text").text

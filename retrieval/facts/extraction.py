@@ -177,7 +177,6 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
     section_is_plan = section_kind(section, doc) == "target"
     facts: list[Fact] = []
     scope_lists: list[list[str]] = []  # enumerations of scopes seen earlier in the sentence
-    consumed_ranks: set[int] = set()
 
     def clause_of(at: int) -> _Clause:
         return next((c for c in clauses if c.start <= at < c.end), _Clause(0, len(sentence)))
@@ -255,7 +254,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 kind=kind_at(clause, m.start), measure=m.measure, scope=scope, rank=rank, change=change,
                 sentence=span, value_span=Span(value_start, span.start + m.end), text=sentence,
                 heading_path=section.heading_path))
-    facts += _rank_facts(doc, section, span, sentence, clauses, consumed_ranks, vocabulary, section_is_plan, config)
+    facts += _rank_facts(doc, section, span, sentence, clauses, facts, vocabulary, section_is_plan, config)
     return facts
 
 
@@ -270,15 +269,20 @@ def _clean_keep_lists(lead: str) -> str:
     return _LEAD_TAIL.sub("", lead)
 
 
-def _rank_facts(doc, section, span, sentence, clauses, consumed, vocabulary, section_is_plan, config) -> list[Fact]:
-    """Every rank is a fact of its own too (入库数量位居全省第2), named by the words before it."""
+def _rank_facts(doc, section, span, sentence, clauses, figures, vocabulary, section_is_plan, config) -> list[Fact]:
+    """Every rank is a fact of its own too (入库数量位居全省第2), named by the words before it,
+    or, right after a figure (空气优良率97.5%、排名全省第2), by that figure's indicator."""
     out = []
     for r in ranks(sentence):
         clause = next((c for c in clauses if c.start <= r.start < c.end), None)
         if clause is None:
             continue
+        before = [f for f in figures if 0 <= span.start + r.start - f.value_span.end < 8
+                  and f.value_span.start >= span.start + clause.start]
         lead = _clean(re.sub(r"(?:位居|位列|排名|居|列|排)\s*$", "", sentence[clause.start : r.start]))
         lead = re.sub(r"(?:全省|全国)$", "", lead)[-config.max_indicator_chars :]
+        if before:
+            lead = before[-1].indicator_text
         digits = re.search(r"\d+|[一二三四五六七八九十]+", r.text)
         from retrieval.facts.numbers import parse_number
 
@@ -286,7 +290,7 @@ def _rank_facts(doc, section, span, sentence, clauses, consumed, vocabulary, sec
         out.append(Fact(
             doc_id=doc.doc_id, path=doc.path, city=doc.city,
             year=_year_of(sentence, r.start, section.year, doc.years),
-            indicator=vocabulary.canonical(lead, ""), indicator_text=lead, value=r.text, number=number,
+            indicator=vocabulary.canonical(lead, "", "rank"), indicator_text=lead, value=r.text, number=number,
             number_max=None, unit="", comparator="=", kind="target" if section_is_plan else "achieved",
             measure="rank", scope="", rank=r.text, change=None, sentence=span,
             value_span=Span(span.start + r.start, span.start + r.end), text=sentence,

@@ -1,0 +1,115 @@
+"""Typed answers over the seed collection (deterministic hashing encoder): the kind a
+question asks for, only achievements counted as achievements, a citation in every cell,
+and refusals that say why."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retrieval.answers.intent import read_intent
+from service.app import ServiceConfig, create_app
+
+from .test_cli import reportqa
+
+README_QUESTION = "which city achieved 100% national-section water quality"
+
+
+def test_which_city_lists_only_achievements(fake_engine):
+    a = fake_engine.ask(README_QUESTION)
+    assert a.kind == "cities" and set(a.cities) == {"温州", "赣州"}
+    assert {(f.city, f.year, f.kind) for f in a.facts} == {("温州", 2023, "achieved"), ("赣州", 2022, "achieved")}
+    assert "绍兴" not in a.cities and all(f.kind == "target" for f in a.targets)
+    assert all(f.indicator == "national_section_good_water_share" for f in a.facts)  # 厦门's 达标率 is another indicator
+
+
+def test_a_single_value_with_its_year_and_kind(fake_engine):
+    (best, *_) = fake_engine.ask("温州2023年PM2.5浓度是多少").facts
+    assert (best.value, best.year, best.kind) == ("25μg/m3", 2023, "achieved")
+    target = fake_engine.ask("绍兴2023年空气质量优良天数比例目标是多少")
+    assert target.kind == "value" and (target.facts[0].number, target.facts[0].kind) == (90.0, "target")
+
+
+def test_a_table_has_a_row_per_city_and_says_where_there_is_none(fake_engine):
+    a = fake_engine.ask("各市PM2.5浓度对比")
+    assert a.kind == "table"
+    rows = {(r.city, r.fact.year if r.fact else None, r.fact.kind if r.fact else None): r.fact for r in a.rows}
+    assert rows[("温州", 2023, "achieved")].value == "25μg/m3"
+    assert rows[("绍兴", 2023, "target")].number == 29.0
+    assert rows[("厦门", None, None)] is None  # its report states no PM2.5 concentration
+
+
+@pytest.mark.parametrize("question, reason", [
+    ("杭州2023年PM2.5浓度是多少", "no_city"),
+    ("嘉兴2023年空气优良率是多少", "other_years"),
+    ("温州2023年全市PM10平均浓度是多少", "no_indicator"),
+    ("温州的常住人口有多少", "no_indicator"),
+    ("2022年卡塔尔世界杯冠军是哪支球队", "off_topic"),
+])
+def test_refusals_say_why(fake_engine, question, reason):
+    a = fake_engine.ask(question)
+    assert a.kind == "not_found" and a.not_found.reason == reason and not a.facts
+
+
+def test_question_kinds():
+    from retrieval.facts.vocabulary import default_vocabulary
+    from retrieval.search.query import QueryAnalyzer
+    from retrieval.text.tokenize import Tokenizer, TokenizerConfig
+
+    analyzer = QueryAnalyzer(Tokenizer(TokenizerConfig()))
+
+    def intent(q):
+        return read_intent(analyzer.analyze(q), default_vocabulary())
+
+    assert intent("哪些城市国考断面水质优良比例达到100%").kind == "cities"
+    assert intent("Compare good-air-day rates across the cities").kind == "table"
+    assert intent("温州2023年PM2.5浓度").kind == "value"
+    assert intent("温州如何推进危废治理").kind == "passage"
+    condition = intent("which cities had PM2.5 of 35 μg/m3 or lower").condition
+    assert (condition.comparator, condition.number, condition.unit) == ("<=", 35.0, "μg/m3")
+    assert intent("嘉兴2019年罚了多少钱").unit == "money" and intent("温州信访立案率是多少").unit == "%"
+
+
+@pytest.fixture
+def client(fake_engine):
+    with TestClient(create_app(fake_engine, ServiceConfig())) as c:
+        yield c
+
+
+def test_ask_api_returns_typed_facts_with_exact_citations(client, project):
+    body = client.post("/v1/ask", json={"question": README_QUESTION}).json()
+    assert body["kind"] == "cities" and body["found"] and body["reason"] is None
+    assert {f["city"] for f in body["facts"] if f["kind"] == "achieved"} == {"温州", "赣州"}
+    for f in body["facts"]:
+        raw = (project / f["source"]["path"]).read_text(encoding="utf-8")
+        assert raw[f["source"]["start"] : f["source"]["end"]] == f["text"]
+        assert f["text"][f["value_span"][0] : f["value_span"][1]] == f["value"]
+    assert "Wenzhou" in body["answer"] and "[1]" in body["answer"]  # answered in the question's language
+
+
+def test_ask_api_table_and_refusal(client):
+    table = client.get("/v1/ask", params={"q": "各市PM2.5浓度对比"}).json()
+    assert table["kind"] == "table"
+    empty = [f for f in table["facts"] if f["value"] is None]
+    assert [f["city"] for f in empty] == ["厦门"] and empty[0]["source"] is None
+    refused = client.post("/v1/ask", json={"question": "嘉兴2023年空气优良率是多少"}).json()
+    assert refused["kind"] == "not_found" and refused["reason_code"] == "other_years"
+    assert "2019–2020" in refused["reason"] and refused["facts"] == []
+
+
+def test_facts_api_filters(client):
+    body = client.get("/v1/facts", params={"indicator": "pm25_concentration", "city": "Ganzhou", "kind": "target"}).json()
+    assert body["total"] == len(body["facts"]) >= 1
+    assert {(f["city"], f["kind"], f["indicator"]) for f in body["facts"]} == {("赣州", "target", "pm25_concentration")}
+    by_words = client.get("/v1/facts", params={"indicator": "优良率", "year": 2024}).json()
+    assert by_words["total"] and all(f["year"] == 2024 for f in by_words["facts"])
+    assert client.get("/v1/facts", params={"city": "杭州"}).status_code == 422
+
+
+def test_cli_prints_facts_and_tables(project):
+    facts = reportqa(project, "facts", "--indicator", "pm25_concentration", "--city", "温州")
+    assert facts.returncode == 0, facts.stderr
+    assert "温州 | 2023 | achieved | pm25_concentration" in facts.stdout and "25μg/m3" in facts.stdout
+    table = reportqa(project, "ask", "各市PM2.5浓度对比")
+    assert table.returncode == 0, table.stderr
+    assert "城市 | 年份 | 类型 | 数值" in table.stdout and "厦门 | — | — | 报告中没有该数值" in table.stdout
+    refused = reportqa(project, "ask", "杭州2023年PM2.5浓度是多少")
+    assert refused.returncode == 3 and "杭州" in refused.stdout

@@ -1,0 +1,138 @@
+"""Typed facts: number mentions, extraction on sentences from every seed report, the
+indicator vocabulary, and extraction measured against the hand annotations."""
+
+from pathlib import Path
+
+import pytest
+
+from eval.facts_eval import load_gold, score
+from retrieval.facts.extraction import extract_facts
+from retrieval.facts.numbers import base_quantity, chinese_number, mentions
+from retrieval.facts.vocabulary import default_vocabulary
+from service.cli import facts_review
+
+from .conftest import GANZHOU, JIAXING, ROOT, SHAOXING, WENZHOU, XIAMEN
+
+VOCABULARY = default_vocabulary()
+
+
+def said(sentence: str) -> list[tuple[str, float, str, str, str]]:
+    return [(sentence[m.start:m.end], m.number, m.unit, m.comparator, m.measure) for m in mentions(sentence)]
+
+
+@pytest.mark.parametrize("text, number", [("一百二十三", 123), ("两万", 20000), ("三点五", 3.5), ("十", 10), ("九", 9)])
+def test_chinese_numerals(text, number):
+    assert chinese_number(text) == number
+
+
+def test_years_dates_names_and_headings_are_not_figures():
+    assert said("2023年全市PM2.5平均浓度25μg/m3") == [("25μg/m3", 25.0, "μg/m3", "=", "level")]
+    assert said("锚定“12345”总体思路，11月召开，(一)推进，一是强化，唯一，进一步") == []
+    assert said("推进落实扬尘治理“7个100%”") == [("100%", 100.0, "%", "=", "level")]
+
+
+def test_lists_ranges_comparators_and_changes():
+    assert said("PM2.5平均浓度分别为21、18.2微克/立方米") == [("21", 21.0, "μg/m3", "=", "level"),
+                                                          ("18.2微克/立方米", 18.2, "μg/m3", "=", "level")]
+    assert said("PM2.5浓度控制在29微克/立方米以内，优良天数比率达到90%以上")[0][3] == "<="
+    assert said("优良天数比率达到90%以上")[0][3] == ">="
+    (m,) = mentions("降幅20-30%")
+    assert (m.number, m.number_max, m.unit) == (20.0, 30.0, "%")
+    assert said("同比下降5.4%")[0][4] == "change" and said("提高20.6个百分点")[0][4] == "change"
+    assert said("注册企业7300多家")[0][1:4] == (7300.0, "家", ">")
+    assert said("九成")[0][1:3] == (90.0, "%") and said("水质提升为Ⅱ类")[0][1:3] == (2.0, "类")
+
+
+def test_base_quantities_compare_across_units():
+    assert base_quantity(1.2, "亿元") == pytest.approx((1.2e8, "元")) and base_quantity(12000, "万元")[0] == 1.2e8
+    assert base_quantity(97.5, "%") == (97.5, "%")
+
+
+def facts_of(seed_documents, path):
+    return extract_facts(seed_documents[Path(path).name], VOCABULARY)
+
+
+def find(facts, value, text=""):
+    found = [f for f in facts if f.value == value and text in f.text]
+    assert found, f"no fact {value!r} in a sentence holding {text!r}"
+    return found
+
+
+def test_wenzhou_results_and_plan(seed_documents):
+    facts = facts_of(seed_documents, WENZHOU)
+    national = [f for f in find(facts, "100%", "国控断面") if f.indicator == "national_section_good_water_share"]
+    assert [(f.year, f.kind) for f in national] == [(2023, "achieved"), (2024, "target")]  # 力争…, in 2024年工作思路
+    assert national[0].scope == "全市" and national[0].text[national[0].value_span.start - national[0].sentence.start:][:4] == "100%"
+    (pm,) = find(facts, "25μg/m3")
+    assert pm.indicator == "pm25_concentration" and pm.year == 2023
+    (air,) = find(facts, "97.5%")
+    assert air.indicator == "good_air_day_rate" and air.rank == "全省第2"
+
+
+def test_jiaxing_single_line_report(seed_documents):
+    facts = facts_of(seed_documents, JIAXING)
+    (result,) = [f for f in find(facts, "35微克/立方米") if f.year == 2019]
+    assert (result.kind, result.scope, result.indicator) == ("achieved", "市区", "pm25_concentration")
+    (target,) = [f for f in find(facts, "35微克/立方米") if f.year == 2020]
+    assert target.kind == "target"
+    (fine,) = find(facts, "1.33亿元")
+    assert fine.indicator == "fines" and fine.number == 1.33 and fine.unit == "亿元"
+
+
+def test_ganzhou_paired_lists(seed_documents):
+    facts = facts_of(seed_documents, GANZHOU)
+    (centre,) = find(facts, "21", "分别为")
+    (county,) = find(facts, "18.2微克/立方米")
+    assert (centre.scope, centre.unit, centre.indicator) == ("市中心城区", "μg/m3", "pm25_concentration")
+    assert county.scope == "县级及以上城市"
+    assert [f.scope for f in find(facts, "92.5%") + find(facts, "95.3%")] == ["市中心城区", "县级及以上城市"]
+    (investment,) = find(facts, "92.7亿元")
+    assert investment.indicator == "investment" and investment.kind == "achieved" and investment.year == 2022
+
+
+def test_shaoxing_plan_only_report_is_all_targets(seed_documents):
+    facts = facts_of(seed_documents, SHAOXING)
+    assert facts and {f.kind for f in facts} == {"target"}
+    (pm,) = find(facts, "29微克/立方米")
+    assert pm.indicator == "pm25_concentration" and pm.comparator == "<=" and pm.year == 2023
+
+
+def test_xiamen_four_hundred_percents(seed_documents):
+    facts = facts_of(seed_documents, XIAMEN)
+    four = find(facts, "100%", "四个100%")
+    assert len(four) == 4 and len({f.value_span for f in four}) == 1
+    assert {f.indicator for f in four} == {"drinking_water_source_compliance", "section_compliance_rate"}
+    changes = [f.number for f in facts if f.measure == "change" and "分别提升" in f.text]
+    assert changes == [7.5, 9.1]
+
+
+def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
+    for doc in seed_documents.values():
+        for f in extract_facts(doc, VOCABULARY):
+            assert doc.text[f.sentence.start : f.sentence.end] == f.text
+            assert doc.text[f.value_span.start : f.value_span.end] == f.value
+            assert f.sentence.start <= f.value_span.start and f.value_span.end <= f.sentence.end
+
+
+@pytest.mark.parametrize("doc_id", ["002_14e99ec946930a51", "004_68a3d04b2fc60ef8"])
+def test_extraction_against_the_hand_annotations(seed_documents, doc_id):
+    s = score(doc_id, list(extract_facts(seed_documents[f"{doc_id}.txt"], VOCABULARY)), load_gold(doc_id))
+    assert s.precision >= 0.90 and s.recall >= 0.85, (s.precision, s.recall)
+    assert s.agreement["kind"] >= 0.9 and s.agreement["year"] >= 0.95
+
+
+def test_the_review_file_shows_the_current_extraction(seed_documents):
+    committed = (ROOT / "eval" / "facts_review.md").read_text(encoding="utf-8")
+    assert facts_review(seed_documents.values(), VOCABULARY) + "\n" == committed, \
+        "extraction changed: run `reportqa facts --all > eval/facts_review.md` and review the diff"
+
+
+def test_vocabulary_names_indicators_in_either_language():
+    def ids(question):
+        return [m.indicator.indicator_id for m in VOCABULARY.mentioned(question)]
+
+    assert ids("温州2023年PM2.5浓度") == ["pm25_concentration"]
+    assert ids("share of provincial-controlled (and above) sections") == ["provincial_section_good_water_share"]
+    assert ids("Xiamen's good-air-day rate") == ["good_air_day_rate"]
+    assert VOCABULARY.canonical("省控及以上断面Ⅰ-Ⅲ类水质比例", "%") == "provincial_section_good_water_share"
+    assert VOCABULARY.canonical("罚款金额", "件") is None  # units must agree
