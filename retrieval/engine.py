@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.answers.extractive import Answer, AnswerConfig, answer
 from retrieval.answers.typed import TypedAnswer, typed_answer
 from retrieval.backends import BackendConfig, open_backend
-from retrieval.backends.base import (BackendError, CollectionUnusable, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
+from retrieval.backends.base import (BackendError, CollectionOutdated, CollectionUnusable, Counts, Expectation, Filters, IndexedDocument, SearchBackend,
                                      SearchView, content_hash)
 from retrieval.documents.reading import (ReadProblem, ReportError, document_from_bytes, read_reports, report_files,
                                          report_id)
@@ -304,8 +304,15 @@ class Engine:
             self.backend.close()
 
     def load_or_build(self, progress: Progress | None = None) -> IndexReport | Reconciliation:
+        """The saved index, or one built from seeds_dir; a saved one built with other settings
+        (model, tokenizer, chunk size, fact extractor) is rebuilt from seeds_dir, which holds
+        every report the index does, so nothing is lost."""
         if self.has_saved_index():
-            return self.load()
+            try:
+                return self.load()
+            except CollectionOutdated as exc:  # a corrupt one is reported instead: `reportqa index` mends it
+                log.warning("rebuilding the index: %s", exc)
+                self.backend = None
         return self.build(progress)
 
     def searcher(self, config: SearchConfig | None = None) -> Searcher:

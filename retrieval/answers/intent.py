@@ -78,6 +78,7 @@ class Intent:
     unit: str | None  # what the answer must be counted in, when the question says (多少辆, how many)
     classes: frozenset[str]  # water classes the question names (3, 5, poor), which a fact must not contradict
     times: frozenset[str]  # day, night: likewise
+    superlative: str | None = None  # max or min: which city is highest / lowest
 
 
 def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
@@ -100,7 +101,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     measure = "change" if _CHANGE.search(text) else "rank" if _RANK.search(text) else "level"
     return Intent(kind, indicators, analysis.cities, analysis.years, wants, measure, _condition(text),
                   _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
-                  times_of_day(text))
+                  times_of_day(text), _superlative(text))
 
 
 _ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)
@@ -204,6 +205,14 @@ def contradicts(intent: "Intent", indicator_text: str) -> bool:
 
 
 _ALL = re.compile(r"全部|全都|均(?:为|达到?)|都(?:达到|是|为)|\ball (?:of )?(?:the |their |its )?|\bevery\b|\bfully\b", re.I)
+
+
+_MOST = re.compile(r"最高|最多|最大|highest|most|largest|biggest|\btop\b", re.I)
+_LEAST = re.compile(r"最低|最少|最小|lowest|least|smallest|fewest", re.I)
+
+
+def _superlative(text: str) -> str | None:
+    return "max" if _MOST.search(text) else "min" if _LEAST.search(text) else None
 
 
 def _condition(text: str) -> Condition | None:

@@ -99,7 +99,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     facts = view.facts(Filters(cities=() if intent.kind in ("cities", "table") and len(cities) < 2 else cities,
                                years=intent.years, doc_ids=filters.doc_ids))
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
-    by_sentences = intent.kind == "cities" and intent.condition is None  # which cities did X: no figure to test
+    # which cities did X: no figure to test (unless it asks which is highest or lowest)
+    by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative
     if by_sentences and matching:
         fits = _relevance(matching, intent, analysis, relevance)
         from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
@@ -286,6 +287,8 @@ def _table_rows(intent: Intent, facts: list[Fact], cities: Sequence[str], prefer
 
 
 def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, named, preference) -> TypedAnswer:
+    if intent.superlative and intent.condition is None:
+        return _extreme(intent, facts, done, refused, cities, named, preference)
     condition = intent.condition
     meets = [f for f in facts if f.measure == "level" and (condition is None or condition.met_by(f.number, f.number_max))]
     achieved = [f for f in meets if f.kind == "achieved" and (not cities or f.city in cities)]
@@ -298,6 +301,19 @@ def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, nam
     if not best:
         return refused("no_indicator", cities=cities, indicator=named)
     return done("cities", facts=tuple(best.values()), cities=tuple(best), targets=tuple(planned.values()))
+
+
+def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, preference) -> TypedAnswer:
+    """Which city is highest (lowest): each city's achieved figure, compared; the answer is
+    the first, and the others stay as facts so the comparison can be checked."""
+    best: dict[str, Fact] = {}
+    for f in sorted((f for f in facts if f.kind == "achieved" and f.measure == "level" and f.number is not None
+                     and (not cities or f.city in cities)), key=preference, reverse=True):
+        best.setdefault(f.city, f)
+    if not best:
+        return refused("no_indicator", cities=cities, indicator=named)
+    ranked = sorted(best.values(), key=lambda f: f.number, reverse=intent.superlative == "max")
+    return done("cities", facts=tuple(ranked), cities=(ranked[0].city,))
 
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,

@@ -26,6 +26,11 @@ class CollectionUnusable(BackendError):
     (unlike an unreachable server, which a rebuild would not mend)."""
 
 
+class CollectionOutdated(CollectionUnusable):
+    """The stored collection is sound but was built with other settings (model, tokenizer,
+    chunk size, fact extractor): rebuilding it from the reports loses nothing."""
+
+
 @dataclass(frozen=True)
 class Filters:
     """One neutral filter value; each backend translates it (a row mask locally, a boolean

@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.backends.base import (NO_FILTERS, BackendError, CollectionUnusable, Counts, Expectation, Filters,
+from retrieval.backends.base import (NO_FILTERS, BackendError, CollectionOutdated, CollectionUnusable, Counts, Expectation, Filters,
                                      IndexedDocument, fact_allowed)
 from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of
 from retrieval.backends.local.store import document_from, document_row
@@ -309,7 +309,7 @@ class MilvusBackend:
             if stored.get("schema") != _SCHEMA:
                 problems.append(f"collection layout {stored.get('schema')} (this reportqa writes {_SCHEMA})")
             if problems:
-                raise CollectionUnusable(
+                raise CollectionOutdated(
                     f"the Milvus collection {self.chunks_name} at {self.settings.uri} does not match this "
                     f"configuration: {'; '.join(problems)}. Rebuild it with `reportqa index --backend milvus`.")
             for name in self._collections:

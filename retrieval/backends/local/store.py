@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.backends.base import CollectionUnusable, Expectation
+from retrieval.backends.base import CollectionOutdated, CollectionUnusable, Expectation
 from retrieval.backends.local.dense import DenseConfig
 from retrieval.backends.local.segment import Segment, Sentences
 from retrieval.facts.model import Fact
@@ -40,6 +40,10 @@ _GENERATION = re.compile(r"[0-9]{6,12}")
 
 class IndexStoreError(CollectionUnusable):
     """The index on disk cannot be used; the message says why and what to do."""
+
+
+class OutdatedIndex(IndexStoreError, CollectionOutdated):
+    """Sound, but built with other settings."""
 
 
 def _sha256(path: Path) -> str:
@@ -204,7 +208,7 @@ class IndexStore:
     def check(self, manifest: dict, expectation: Expectation) -> None:
         problems = expectation.mismatches(manifest.get("expectation", {}))
         if problems:
-            raise IndexStoreError(
+            raise OutdatedIndex(
                 f"the index in {self.folder} does not match this configuration: " + "; ".join(problems)
                 + ". Rebuild it with `reportqa index`.")
 
