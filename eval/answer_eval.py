@@ -21,11 +21,11 @@ from retrieval.engine import Engine
 from retrieval.facts.extraction import kind_of_heading_path
 from retrieval.facts.numbers import base_quantity, mentions
 
-# dev: written by a helper, studied while building; seen: a helper's held-out set, measured
-# once unseen, then studied; heldout: written after the build by a helper who saw neither
-# code nor output, never studied; unanswerable: the refusals.
-SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "heldout": "eval/answers/heldout.jsonl",
-        "unanswerable": "eval/answers/unanswerable.jsonl"}
+# dev: written by a helper, studied while building; seen, seen2: helpers' held-out sets,
+# each measured once unseen, then studied; heldout: written last by a helper who saw neither
+# code nor output, measured once, never studied; unanswerable: the refusals.
+SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "seen2": "eval/answers/seen2.jsonl",
+        "heldout": "eval/answers/heldout.jsonl", "unanswerable": "eval/answers/unanswerable.jsonl"}
 METHODS = ("typed", "sentence-picking")
 
 
@@ -238,7 +238,8 @@ def run_answer_eval(engine: Engine, name: str = "answers", out_dir: Path = Path(
     payload = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": engine.encoder.model_id,
                **results}
     (out_dir / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2))
-    slices = [s for s in ("all", "all answerable", "dev", "seen", "heldout", "unanswerable", "language=zh", "language=en")
+    slices = [s for s in ("all", "all answerable", "dev", "seen", "seen2", "heldout", "unanswerable", "language=zh",
+                          "language=en")
               if s in results["methods"]["typed"]]
     lines = [f"# Answer eval `{name}`\n"]
     for s in slices:

@@ -19,6 +19,7 @@ _TABLE = re.compile(
     r"|\bvs\.?\b|for all|table", re.I)
 _CITIES = re.compile(
     r"哪个城市|哪些城市|哪座城市|哪几个城市|哪一个城市|哪几座城市|哪个市|哪些市|哪几个市|哪座|哪里|哪些地方|哪个地方|哪一城市|哪一个市|哪家"
+    r"|城市有哪些|城市是哪些|城市有哪几个|城市都有哪些|有哪些城市|是哪些城市"
     r"|which (?:of the )?(?:cit|town|bureau|report|place)|what cit|where (?:did|was|were|has|have)|which ones|name the cit", re.I)
 _QUANTITY = re.compile(
     r"多少|几|比例|比率|占比|百分|浓度|金额|数量|数目|规模|水平|目标|达到|几成|多高|多大|指数|率"
@@ -40,8 +41,8 @@ _CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长
                      r"|increase in|decrease in|improvement in", re.I)
 _RANK = re.compile(r"排名|第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
-_AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
-_AT_MOST = re.compile(r"以下|以内|不超过|不高于|低于|at most|or (?:less|lower|below|under)|below|under|less than|lower than|no more|no higher", re.I)
+_AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|(?<!不)超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
+_AT_MOST = re.compile(r"以下|以内|不超过|不高于|(?<!不)低于|at most|or (?:less|lower|below|under)|below|under|less than|lower than|no more|no higher", re.I)
 _SCOPE_EN = {"urban area": "市区", "city centre": "市中心城区", "city center": "市中心城区", "central urban": "市中心城区",
              "downtown": "市中心城区", "county-level": "县级及以上城市", "county level": "县级及以上城市", "whole city": "全市",
              "citywide": "全市", "city-wide": "全市"}
@@ -67,6 +68,7 @@ class Condition:
 @dataclass(frozen=True)
 class Intent:
     kind: str  # value, cities, table or passage
+    language: str  # en, zh or zh-hant, as the question is written
     indicators: tuple[Indicator, ...]  # from the vocabulary, best first
     cities: tuple[str, ...]
     years: tuple[int, ...]
@@ -79,6 +81,7 @@ class Intent:
     classes: frozenset[str]  # water classes the question names (3, 5, poor), which a fact must not contradict
     times: frozenset[str]  # day, night: likewise
     superlative: str | None = None  # max or min: which city is highest / lowest
+    direction: str | None = None  # up or down: a change the question asks about (改善, 下降)
 
 
 def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
@@ -98,10 +101,11 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     wants = "target" if _TARGET.search(text) else "achieved" if _ACHIEVED.search(text) and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
-    measure = "change" if _CHANGE.search(text) else "rank" if _RANK.search(text) else "level"
-    return Intent(kind, indicators, analysis.cities, analysis.years, wants, measure, _condition(text),
+    measure = "change" if _CHANGE.search(text) or kind == "cities" and re.search(r"比上年|较上年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I) \
+        else "rank" if _RANK.search(text) else "level"
+    return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, _condition(text),
                   _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
-                  times_of_day(text), _superlative(text))
+                  times_of_day(text), _superlative(text), direction_of(text))
 
 
 _ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)
@@ -124,6 +128,9 @@ _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bper
 COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}
 
 
+_EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
+             "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩"}
+_EN_UNIT = re.compile(r"\bin (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu)\b", re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:是|为|有|达到|达)?(?:多少|几)")
@@ -135,6 +142,9 @@ def _unit_asked(text: str) -> str | None:
     m = _ZH_UNIT.search(text)
     if m:
         return "%" if m.group(1) == "%" else m.group(1)
+    m = _EN_UNIT.search(text)
+    if m:
+        return next(unit for word, unit in _EN_UNITS.items() if m.group(1).lower().startswith(word))
     if _MONEY.search(text):
         return "money"
     if _RATE.search(text) or _EN_PERCENT.search(text):
@@ -205,6 +215,15 @@ def contradicts(intent: "Intent", indicator_text: str) -> bool:
 
 
 _ALL = re.compile(r"全部|全都|均(?:为|达到?)|都(?:达到|是|为)|\ball (?:of )?(?:the |their |its )?|\bevery\b|\bfully\b", re.I)
+
+
+_UP = re.compile(r"提高|提升|上升|增长|增加|改善|好转|increase|rise|rose|grow|grew|improv|higher", re.I)
+_DOWN = re.compile(r"下降|降低|减少|削减|回落|decline|decrease|drop|fall|fell|reduc|lower", re.I)
+
+
+def direction_of(text: str) -> str | None:
+    up, down = bool(_UP.search(text)), bool(_DOWN.search(text))
+    return "up" if up and not down else "down" if down and not up else None
 
 
 _MOST = re.compile(r"最高|最多|最大|highest|most|largest|biggest|\btop\b", re.I)

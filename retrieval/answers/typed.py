@@ -11,7 +11,7 @@ import numpy as np
 from typing import Callable, Sequence
 
 from retrieval.answers.extractive import Answer, Evidence
-from retrieval.answers.intent import Intent, contradicts, read_intent, unit_fits
+from retrieval.answers.intent import Intent, contradicts, direction_of, read_intent, unit_fits
 from retrieval.backends.base import Filters, SearchView
 from retrieval.facts.extraction import section_kind
 from retrieval.facts.model import Fact
@@ -24,7 +24,8 @@ NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
 # Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
 _QUESTION_NOISE = re.compile(
     r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作"
-    r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量|总额|总量")
+    r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量|总额|总量"
+    r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
                                years=intent.years, doc_ids=filters.doc_ids))
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
-    by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative
+    by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
+        and intent.measure != "change"
     if by_sentences and matching:
         fits = _relevance(matching, intent, analysis, relevance)
         from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
@@ -162,7 +164,7 @@ def _content_words(tokens: Sequence[str], cities: Sequence[str]) -> list[str]:
 
 
 def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: Sequence[str],
-              question_core: str) -> tuple[list[Fact], str]:
+              question_core: list[tuple[str, ...]]) -> tuple[list[Fact], str]:
     """Candidate facts: those of the indicators the question names (vocabulary ids) and
     those whose indicator text holds the question's own words, in the unit asked for and
     not about other water classes; and the name to quote when there are none."""
@@ -170,24 +172,35 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
     ids = {i.indicator_id for i in intent.indicators}
     found = {id(f): f for f in facts if f.indicator in ids}
     # By the question's words: facts outside the vocabulary, or of an indicator it names
-    # (never one it does not: a PM2.5 figure is no answer about PM10).
-    core = _bigrams(question_core)
+    # (never one it does not: a PM2.5 figure is no answer about PM10), whose indicator text
+    # holds most of what the question is about, or whose sentence does while the indicator
+    # text shares some of it (销号率 in a sentence about 中央环保督察反馈问题).
+    core = question_core
+    loose = not ids and intent.language != "en"  # the sentence may vouch only when nothing else names it
     for f in facts:
-        if core and (f.indicator is None or f.indicator in ids) and _share(core, f.indicator_text) >= 0.5:
+        if not core or (f.indicator is not None and f.indicator not in ids):
+            continue
+        own = _share(core, f.indicator_text)
+        if own >= 0.5 or loose and own > 0 and _share(core, f.text) >= 0.5:
             found[id(f)] = f
     words = _content_words(tokens, cities)
     named = intent.indicators[0].name_zh if intent.indicators else "".join(words[:2])
     return _measured([f for f in facts if id(f) in found], intent), named
 
 
-def _core(analysis) -> str:
-    """What a question is about, in Chinese: its words without city, year, and the words of
-    asking, comparing and planning (an English question's glossary terms stand in)."""
-    text = analysis.simplified if analysis.language != "en" else " ".join(t for t in analysis.tokens if not t.isascii())
+def _core(analysis) -> list[tuple[str, ...]]:
+    """What a question is about, as units each matched by any of its alternatives: the
+    character pairs of a Chinese question without city, year and the words of asking,
+    comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
+    English question, each glossary phrase's Chinese terms."""
+    if analysis.language == "en":
+        return [tuple(g.split()) for g in analysis.glossary
+                if g.split() and not set(g.split()) & set(analysis.cities)]  # Jiaxing names a place, not a figure
+    text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")
-    text = re.sub(r"(?:19|20)\d\d\s*年?", " ", text)
-    return _QUESTION_NOISE.sub(" ", normalize_text(text))
+    text = _QUESTION_NOISE.sub(" ", normalize_text(re.sub(r"(?:19|20)\d\d\s*年?", " ", text)))
+    return [(pair,) for pair in sorted(_bigrams(text))]
 
 
 def _bigrams(text: str) -> set[str]:
@@ -195,10 +208,10 @@ def _bigrams(text: str) -> set[str]:
     return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
 
 
-def _share(core: set[str], text: str) -> float:
-    """The share of the question's character pairs the text holds: robust to how jieba
-    happens to cut either (占比要 as 占/比要)."""
-    return len(core & _bigrams(normalize_text(text))) / len(core)
+def _share(core: list[tuple[str, ...]], text: str) -> float:
+    """The share of the question's units the text holds."""
+    text = normalize_text(text)
+    return sum(any(a in text for a in unit) for unit in core) / len(core)
 
 
 def _measured(facts: list[Fact], intent: Intent) -> list[Fact]:
@@ -218,7 +231,7 @@ def _relevance(facts: list[Fact], intent: Intent, analysis, relevance: Relevance
     character pairs in its indicator text, and at half weight in its sentence; its
     sentence's cosine to the question; and a point for the indicator the question names
     first (a quarter for another it names), so the figure asked for outranks its neighbours."""
-    core = _bigrams(_core(analysis))
+    core = _core(analysis)
     cosines = relevance(facts) if relevance and facts else np.zeros(len(facts))
     first = intent.indicators[0].indicator_id if intent.indicators else None
     named = {i.indicator_id for i in intent.indicators}
@@ -292,6 +305,9 @@ def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, nam
     condition = intent.condition
     meets = [f for f in facts if f.measure == "level" and (condition is None or condition.met_by(f.number, f.number_max))]
     achieved = [f for f in meets if f.kind == "achieved" and (not cities or f.city in cities)]
+    if intent.measure == "change":  # which cities improved: a change in the direction asked
+        achieved = [f for f in facts if f.measure == "change" and f.kind == "achieved" and (not cities or f.city in cities)
+                    and (intent.direction is None or direction_of(f.change or f.text) == intent.direction)]
     best = {}
     for f in sorted(achieved, key=preference, reverse=True):
         best.setdefault(f.city, f)

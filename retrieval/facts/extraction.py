@@ -128,7 +128,9 @@ def _year_of(sentence: str, at: int, default: int | None, years: tuple[int, ...]
 
 def _counted_noun(sentence: str, end: int, limit: int) -> str:
     """What a count counts when it comes first: 163个重点项目 -> 重点项目."""
-    rest = sentence[end:limit]
+    rest = re.sub(r"^(?:以上|以下|左右|余|多)", "", sentence[end:limit])
+    if rest.startswith("的"):
+        rest = rest[1:]
     stop = _COUNTED_STOP.search(rest)
     return rest[: stop.start() if stop else len(rest)][:12]
 
@@ -221,8 +223,8 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             counted = ""
             if m.unit[:1] in _COUNTER_UNITS:
                 counted = _counted_noun(sentence, m.end, clause.end)
-            elif m.unit == "%" and sentence[m.end : m.end + 1] == "的":
-                counted = _counted_noun(sentence, m.end + 1, clause.end)  # 20%的乡镇(街道): a share of what follows
+            elif m.unit == "%" and (share_of := re.match(r"(?:以上|以下|左右)?的", sentence[m.end :])):
+                counted = _counted_noun(sentence, m.end + share_of.end(), clause.end)  # 20%的乡镇(街道)
             if len(counted) >= 2 and not enumeration:
                 indicator_text = counted  # 3个美丽海湾单元: the thing counted follows its count
             change_cue = _CHANGE_CUE.search(indicator_text) if m.measure == "change" else None
@@ -234,12 +236,16 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             indicator_text = indicator_text[-config.max_indicator_chars :]
             rank = None
             if m.measure == "change" and (not indicator_text or re.fullmatch(r"(?:同比|较上年|比上年|较去年)?.{0,2}", indicator_text)):
-                target = facts[-1] if facts and facts[-1].measure == "level" else None
+                levels = [f for f in facts if f.measure == "level"]
+                # 面积比91.7%、点位比95.5%,同比分别提升7.5和9.1个百分点: the i-th change of the i-th figure
+                paired = len(group) > 1 and "分别" in raw_lead and len(levels) >= len(group)
+                target = levels[len(levels) - len(group) + i] if paired else (
+                    facts[-1] if facts and facts[-1].measure == "level" else None)
                 if target is not None:
                     change = sentence[previous_end:m.end].strip("，,、 ")
                     if target.change is None:
-                        facts[-1] = _with(target, change=change)
-                    indicator_text = target.indicator_text  # the change is the previous figure's
+                        facts[facts.index(target)] = _with(target, change=change)
+                    indicator_text = target.indicator_text  # the change is that figure's
             for r in ranks(sentence[m.end : clause.end]):
                 if r.start < 8:
                     rank = r.text  # 空气优良率97.5%、排名全省第2: the rank of this figure

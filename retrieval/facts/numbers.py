@@ -18,7 +18,7 @@ _BASE_UNITS = """个百分点 百分点 % ％ ‰ μg/m3 μg/m³ ug/m3 微克/�
 项 条 座 所 批次 批 次 轮 场 张 类 支 处 名 位 艘 辆 台 套 宗 起 份 篇 天 小时 倍 成 年""".split()
 _SCALED = {"元", "吨", "千瓦时", "千瓦", "度", "立方米", "平方米", "亩", "人次", "人", "户", "家", "个", "件", "辆", "台", "套"}
 _UNITS = sorted(_BASE_UNITS + [p + u for u in _SCALED for p in "万亿"] + ["万", "亿"], key=len, reverse=True)
-_UNIT = "(?:余|多)?(?:" + "|".join(re.escape(u) for u in _UNITS) + ")"
+_UNIT = "(?:余|多)?(?:" + "|".join(re.escape(u) for u in _UNITS) + r")(?:/(?:年|日|天))?"  # 万吨/年: a capacity
 # Units that count things: a Chinese numeral is only a number before one of these.
 _COUNTERS = set("个件项条座所批次轮场张类支处名位艘辆台套宗起份篇家户天人倍成万亿")
 
@@ -96,6 +96,9 @@ def canonical_unit(unit: str) -> str:
 
 def base_quantity(number: float, unit: str) -> tuple[float, str]:
     """A value in its base unit, so 1.2亿元 and 12000万元 compare equal; %, 个, 吨 stay."""
+    if "/" in unit and unit.rsplit("/", 1)[1] in ("年", "日", "天"):
+        value, base = base_quantity(number, unit.rsplit("/", 1)[0])
+        return value, f"{base}/{unit.rsplit('/', 1)[1]}"
     unit = canonical_unit(unit)
     if len(unit) > 1 and unit[0] in _SCALE and unit != "万":
         return number * _SCALE[unit[0]], unit[1:]

@@ -33,7 +33,7 @@ class Indicator:
         return self.en[0]
 
     def allows(self, unit: str) -> bool:
-        return not self.units or unit in self.units
+        return not self.units or re.sub(r"/(?:年|日|天)$", "", unit) in self.units  # 万吨/年 is a 万吨 capacity
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,11 @@ class Vocabulary:
         text = normalize_text(question)
         found: list[Mentioned] = []
         taken: list[tuple[int, int]] = []
+        # Asides in parentheses may split a name: 国控(国考)断面水质优良(1-3类)比例.
+        plain = re.sub(r"\([^()]{0,12}\)", "", text)
         candidates = [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), text)]
+        candidates += [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), plain)
+                       if not any(c[2] is i for c in candidates)]
         candidates += [(m.start(), m.end(), i) for pattern, _, i in self._en for m in pattern.finditer(text)]
         for start, end, indicator in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
             if any(start < e and s < end for s, e in taken):
@@ -94,10 +98,10 @@ class Vocabulary:
 
 
 def _english_pattern(name: str) -> re.Pattern:
-    """An English name's words in order, with up to three words or a parenthesis between
+    """An English name's words in order, with up to four words or a parenthesis between
     them: provincial-controlled (and above) sections."""
     words = re.findall(r"[a-z0-9.]+", name.lower())
-    gap = r"(?:[\W_]+[\w]+){0,3}?[\W_]+"
+    gap = r"(?:[\W_]+[\w]+){0,4}?[\W_]+"
     def word(w: str) -> str:  # plurals, and longer words' other endings: municipal(ly), control(led)
         return re.escape(w) + (r"[a-z]*" if len(w) >= 5 else "" if w.endswith((".", "s")) else "s?")
     return re.compile(r"(?<![a-z])" + gap.join(word(w) for w in words) + r"(?![a-z])")

@@ -60,6 +60,7 @@ class QueryAnalysis:
     across_cities: bool
     tokens: tuple[str, ...]  # for BM25, glossary terms included
     dense_text: str  # for the encoder: an English question carries its glossary terms along
+    glossary: tuple[str, ...] = ()  # the Chinese terms of each English phrase matched (alternatives, space-separated)
 
 
 class QueryAnalyzer:
@@ -103,4 +104,5 @@ class QueryAnalyzer:
         cities = tuple(cities_in(simplified))
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
-        return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text)
+        return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
+                             tuple(glossary))

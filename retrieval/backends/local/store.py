@@ -200,7 +200,7 @@ class IndexStore:
         except (OSError, ValueError) as exc:
             raise self.corrupt(f"its manifest cannot be read ({exc})") from None
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexStoreError(
+            raise OutdatedIndex(
                 f"the index in {self.folder} has format version {manifest.get('format_version')} "
                 f"(this reportqa reads {FORMAT_VERSION}); rebuild it with `reportqa index`")
         return manifest
