@@ -98,7 +98,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         kind = "value"
     else:
         kind = "passage"
-    wants = "target" if _TARGET.search(text) else "achieved" if _ACHIEVED.search(text) and kind != "cities" else None
+    targets, results = bool(_TARGET.search(text)), bool(_ACHIEVED.search(text))
+    wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
     measure = "change" if _CHANGE.search(text) or kind == "cities" and re.search(r"比上年|较上年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I) \

@@ -24,7 +24,7 @@ NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
 # Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
 _QUESTION_NOISE = re.compile(
     r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作"
-    r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量|总额|总量"
+    r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 
@@ -180,6 +180,8 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
     for f in facts:
         if not core or (f.indicator is not None and f.indicator not in ids):
             continue
+        if ids and f.indicator is None and intent.language == "en":
+            continue  # glossary terms alone are too few to vouch beside a named indicator
         own = _share(core, f.indicator_text)
         if own >= 0.5 or loose and own > 0 and _share(core, f.text) >= 0.5:
             found[id(f)] = f
@@ -239,7 +241,7 @@ def _relevance(facts: list[Fact], intent: Intent, analysis, relevance: Relevance
     for f, cosine in zip(facts, cosines):
         words = _share(core, f.indicator_text + f.value) if core else 0.0
         context = _share(core, f.text) if core else 0.0
-        bonus = 1.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
+        bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
         # rounded: one sentence's vector gives its facts cosines that differ in the last bits
         out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 4))
     return out
