@@ -21,11 +21,12 @@ from retrieval.engine import Engine
 from retrieval.facts.extraction import kind_of_heading_path
 from retrieval.facts.numbers import base_quantity, mentions
 
-# dev: written by a helper, studied while building; seen, seen2: helpers' held-out sets,
+# dev: written by a helper, studied while building; seen, seen2, seen3: helpers' held-out sets,
 # each measured once unseen, then studied; heldout: written last by a helper who saw neither
 # code nor output, measured once, never studied; unanswerable: the refusals.
 SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "seen2": "eval/answers/seen2.jsonl",
-        "heldout": "eval/answers/heldout.jsonl", "unanswerable": "eval/answers/unanswerable.jsonl"}
+        "seen3": "eval/answers/seen3.jsonl", "heldout": "eval/answers/heldout.jsonl",
+        "unanswerable": "eval/answers/unanswerable.jsonl"}
 METHODS = ("typed", "sentence-picking")
 
 
@@ -238,7 +239,7 @@ def run_answer_eval(engine: Engine, name: str = "answers", out_dir: Path = Path(
     payload = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "model": engine.encoder.model_id,
                **results}
     (out_dir / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2))
-    slices = [s for s in ("all", "all answerable", "dev", "seen", "seen2", "heldout", "unanswerable", "language=zh",
+    slices = [s for s in ("all", "all answerable", "dev", "seen", "seen2", "seen3", "heldout", "unanswerable", "language=zh",
                           "language=en")
               if s in results["methods"]["typed"]]
     lines = [f"# Answer eval `{name}`\n"]
@@ -282,25 +283,29 @@ def extraction_scores(engine: Engine) -> dict:
     return out
 
 
-def chart(methods: dict, out: Path) -> None:
+def chart(methods: dict, out: Path, slices: tuple[str, ...] = ("heldout", "all")) -> None:
+    """The headline metrics of both methods: on the held-out questions, and on all of them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in HEADLINE if m in methods["typed"]["all"] and m != "answered_wrongly"]
-    fig, ax = plt.subplots(figsize=(13, 4.8))
+    present = [s for s in slices if s in methods["typed"]]
+    fig, axes = plt.subplots(len(present), 1, figsize=(13, 4.4 * len(present)), squeeze=False)
     width = 0.8 / len(METHODS)
-    for i, method in enumerate(METHODS):
-        values = [methods[method]["all"].get(m, 0.0) for m in metrics]
-        bars = ax.bar([x + i * width for x in range(len(metrics))], values, width, label=method)
-        ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
-    ax.set_xticks([x + width / 2 for x in range(len(metrics))])
-    ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.15)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("reportqa answers: typed vs sentence-picking, all questions")
+    for ax, slice_ in zip(axes[:, 0], present):
+        metrics = [m for m in HEADLINE if m in methods["typed"][slice_]]
+        for i, method in enumerate(METHODS):
+            values = [methods[method][slice_].get(m, 0.0) for m in metrics]
+            bars = ax.bar([x + i * width for x in range(len(metrics))], values, width, label=method)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
+        ax.set_xticks([x + width / 2 for x in range(len(metrics))])
+        ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.15)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"{slice_}: {methods['typed'][slice_]['n']} questions")
+    fig.suptitle("reportqa answers: typed answers vs sentence picking")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
