@@ -260,7 +260,7 @@ def run_answer_eval(engine: Engine, name: str = "answers", out_dir: Path = Path(
     (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     chart(results["methods"], out_dir / f"{name}.png")
-    print(f"\nmedian ms per answer: " + ", ".join(f"{m} {v:.1f}" for m, v in results["median_ms"].items()))
+    print("\nmedian ms per answer: " + ", ".join(f"{m} {v:.1f}" for m, v in results["median_ms"].items()))
     print(f"wrote {out_dir / name}.json, .md and .png")
     return 0
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
-from typing import Callable, Sequence
 
 from retrieval.answers.extractive import Answer, Evidence
 from retrieval.answers.intent import Intent, contradicts, direction_of, read_intent, unit_fits
@@ -16,7 +16,7 @@ from retrieval.backends.base import Filters, SearchView
 from retrieval.facts.extraction import section_kind
 from retrieval.facts.model import Fact
 from retrieval.facts.vocabulary import Indicator, Vocabulary
-from retrieval.models import Chunk, Document, Section, Span
+from retrieval.models import Chunk, Document, Section
 from retrieval.search.searcher import SearchOutcome
 from retrieval.text.normalize import normalize_text
 
@@ -86,16 +86,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return done("not_found", not_found=NotFound(reason, known_cities=known, **detail))
 
     cities = tuple(c for c in intent.cities if c in coverage) or filters.cities
-    unknown = tuple(c for c in intent.cities if c not in coverage)
-    if unknown and not cities:
-        return refused("no_city", cities=unknown)
-    if intent.years:
-        outside = [c for c in (cities or known) if not set(intent.years) & coverage[c]
-                   and not view.facts(Filters(cities=(c,), years=intent.years))]  # 到2025年 in a plan covers 2025
-        if cities and len(outside) == len(cities) or not cities and len(outside) == len(known):
-            city = outside[0] if cities else ""
-            return refused("other_years", cities=(city,) if city else (), asked_years=intent.years,
-                           covered_years=tuple(sorted(coverage[city] if city else set().union(*coverage.values()))))
+    outside = _outside_the_collection(intent, cities, coverage, view)
+    if outside:
+        return refused(**outside)
 
     facts = view.facts(Filters(cities=() if intent.kind in ("cities", "table") and len(cities) < 2 else cities,
                                years=intent.years, doc_ids=filters.doc_ids))
@@ -143,6 +136,26 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     best = ranked[0]
     others = [f for f in ranked[1:4] if f.value_span != best.value_span and _same_thing(f, best)]
     return done("value", facts=(best, *others))
+
+
+def _outside_the_collection(intent: Intent, cities: tuple[str, ...], coverage: dict[str, set[int]],
+                            view: SearchView) -> dict | None:
+    """Why a question lies outside what the collection covers: a city with no report, or
+    years its reports do not speak of (a plan's 到2025年 covers 2025); None when inside."""
+    unknown = tuple(c for c in intent.cities if c not in coverage)
+    if unknown and not cities:
+        return {"reason": "no_city", "cities": unknown}
+    if not intent.years:
+        return None
+    asked = cities or tuple(sorted(coverage))
+    outside = [c for c in asked if not set(intent.years) & coverage[c]
+               and not view.facts(Filters(cities=(c,), years=intent.years))]
+    if len(outside) < len(asked):
+        return None
+    city = outside[0] if cities else ""
+    covered = coverage[city] if city else set().union(*coverage.values())
+    return {"reason": "other_years", "cities": (city,) if city else (), "asked_years": intent.years,
+            "covered_years": tuple(sorted(covered))}
 
 
 def _coverage(documents: dict[str, Document]) -> dict[str, set[int]]:
@@ -422,5 +435,3 @@ def evidence_index(answer: TypedAnswer, fact: Fact) -> int:
             return i
     return 0
 
-
-__all__ = ["TypedAnswer", "TableRow", "NotFound", "typed_answer", "evidence_index", "NOT_FOUND_REASONS", "Span"]

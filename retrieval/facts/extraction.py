@@ -10,13 +10,12 @@ its year) and from target words in the sentence (力争, 确保, 目标, 控制�
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, replace
 
 from retrieval.documents.chunking import ChunkingConfig, section_sentences
 from retrieval.documents.outline import sections
 from retrieval.facts.model import Fact
-from retrieval.facts.numbers import Mention, mentions, ranks
+from retrieval.facts.numbers import Mention, mentions, parse_number, ranks
 from retrieval.facts.vocabulary import Vocabulary
 from retrieval.models import Document, Section, Span
 
@@ -244,7 +243,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 if target is not None:
                     change = sentence[previous_end:m.end].strip("，,、 ")
                     if target.change is None:
-                        facts[facts.index(target)] = _with(target, change=change)
+                        facts[facts.index(target)] = replace(target, change=change)
                     indicator_text = target.indicator_text  # the change is that figure's
             for r in ranks(sentence[m.end : clause.end]):
                 if r.start < 8:
@@ -290,8 +289,6 @@ def _rank_facts(doc, section, span, sentence, clauses, figures, vocabulary, sect
         if before:
             lead = before[-1].indicator_text
         digits = re.search(r"\d+|[一二三四五六七八九十]+", r.text)
-        from retrieval.facts.numbers import parse_number
-
         number = parse_number(digits.group(0)) if digits else None
         out.append(Fact(
             doc_id=doc.doc_id, path=doc.path, city=doc.city,
@@ -304,11 +301,3 @@ def _rank_facts(doc, section, span, sentence, clauses, figures, vocabulary, sect
     return out
 
 
-def _with(fact: Fact, **changes) -> Fact:
-    from dataclasses import replace
-
-    return replace(fact, **changes)
-
-
-def all_facts(documents: Iterable[Document], vocabulary: Vocabulary) -> list[Fact]:
-    return [f for doc in documents for f in extract_facts(doc, vocabulary)]
