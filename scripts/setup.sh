@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv with the reportqa command; with --test also what the test suite needs
-# (Debian's chromium and chromedriver for the browser test). Safe to run again: it
+# (Debian's chromium and chromedriver for the browser test, and CJK fonts so its
+# screenshots show Chinese, not boxes). Safe to run again: it
 # reinstalls only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,12 @@ if [ "${1:-}" = "--test" ] && ! command -v chromedriver >/dev/null 2>&1; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
     else
         echo "warning: chromium/chromedriver missing and cannot be installed here; the browser test will be skipped" >&2
+    fi
+fi
+if [ "${1:-}" = "--test" ] && command -v fc-list >/dev/null 2>&1 && ! fc-list :lang=zh | grep -q .; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing fonts-noto-cjk so the page's screenshots render Chinese" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || {
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
     fi
 fi

@@ -35,6 +35,7 @@ def browser(tmp_path_factory):
 
 def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -62,6 +63,21 @@ def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
         assert "2023" in achieved["温州"].text and "2022" in achieved["赣州"].text
         value_link = achieved["温州"].find_element(By.CSS_SELECTOR, "a.value")
         assert "国控断面" in value_link.get_attribute("title") and "/view/000_151f93f2618fcf8d" in value_link.get_attribute("href")
+
+        # A citation marker previews its source on tap, with the value marked; Esc closes it.
+        marker = achieved["温州"].find_element(By.CSS_SELECTOR, "a.marker")
+        marker.click()
+        preview = wait.until(ready.visibility_of_element_located((By.ID, "preview")))
+        assert "国控断面" in preview.text and "温州" in preview.text
+        assert preview.find_element(By.TAG_NAME, "mark").text == "100%"
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        assert not preview.is_displayed()
+        # Source cards: title and section first, offsets as detail, a citation to copy.
+        card = answer.find_element(By.CSS_SELECTOR, ".card")
+        card.find_element(By.CSS_SELECTOR, "button.copy").click()
+        copied = wait.until(lambda d: card.find_element(By.CSS_SELECTOR, "button.copy").get_attribute("data-copied"))
+        assert "seeds/" in copied and "[" in copied and "生态环境局" in copied
+        save_screenshots(browser, "answer")
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
 
         passage = wenzhou.find_element(By.CSS_SELECTOR, ".text").text
@@ -69,6 +85,20 @@ def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
         marked = wait.until(ready.presence_of_element_located((By.ID, "passage")))
         assert marked.text.replace("\n", "") == passage.replace("\n", "")
         assert "温州市生态环境局" in browser.find_element(By.ID, "title").text
+
+
+def save_screenshots(browser, name: str) -> None:
+    """Phone and desktop screenshots into $REPORTQA_SCREENSHOTS (`make screenshots` sets it to
+    docs/screenshots), else a temporary folder; the window is left at the phone's width."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(os.environ.get("REPORTQA_SCREENSHOTS") or tempfile.mkdtemp(prefix="reportqa-screens-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for device, (width, height) in (("desktop", (1280, 1000)), ("phone", (390, 844))):
+        browser.set_window_size(width, height)
+        assert browser.save_screenshot(str(folder / f"{name}-{device}.png"))
 
 
 def test_the_api_docs_render_without_the_internet(browser, fake_engine):
@@ -111,3 +141,16 @@ def test_the_start_page_examples_and_a_search_in_the_url(browser, fake_engine):
         assert browser.find_element(By.ID, "q").get_attribute("value") == "厦门空气质量"
         cities = {r.get_attribute("data-city") for r in browser.find_elements(By.CSS_SELECTOR, "#results .result")}
         assert cities == {"厦门"}
+
+        # The page's own words switch language; the choice lands in the URL; "/" focuses the box.
+        browser.find_element(By.ID, "lang").click()
+        wait.until(lambda d: d.find_element(By.ID, "go").text == "Search")
+        wait.until(lambda d: "lang=en" in d.current_url)
+        assert parse_qs(urlparse(browser.current_url).query)["city"] == ["厦门"]
+        browser.find_element(By.TAG_NAME, "body").send_keys("/")
+        assert browser.switch_to.active_element.get_attribute("id") == "q"
+        browser.get(url + "/?lang=en")
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#overview table")))
+        assert "5 reports" in browser.find_element(By.ID, "overview").text
+        save_screenshots(browser, "start")
+        browser.find_element(By.ID, "lang").click()  # back to Chinese for the tests after this one
