@@ -106,6 +106,20 @@ def measure_embedding(engine: Engine, texts: list[str]) -> dict:
     return out
 
 
+def measure_cold_cli(config: EngineConfig, questions: list[str], runs: int = 7) -> dict:
+    """`reportqa search` as a person runs it without a server: a new process each time, so
+    every run loads Python, the index and the model before it answers."""
+    env = {k: v for k, v in os.environ.items() if k != "REPORTQA_URL"}
+    times = []
+    for q in questions[:runs]:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "service.cli", "search", q, "-k", "3", "--index", str(config.index_dir),
+                        "--seeds", str(config.seeds_dir)], cwd=config.project_root, env=env, check=True,
+                       capture_output=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return percentiles(times)
+
+
 def measure_in_process(engine: Engine, questions: list[str]) -> dict:
     out = {}
     for mode in MODES:
@@ -422,6 +436,7 @@ TARGETS = {
     "hybrid /v1/search p95 <= 80 ms": lambda r: r["http"]["latency_ms"]["hybrid"]["p95"] <= 80,
     ">= 40 requests/s at 4 clients": lambda r: r["http"]["throughput_rps"]["4"] >= 40,
     "/v1/ask p50 <= 2x hybrid /v1/search p50": lambda r: r["http"]["ask_to_search_p50"] <= 2.0,
+    "a cold `reportqa search` (no server) median <= 1.5 s": lambda r: r["cold_cli_ms"]["p50"] <= 1500,
     "BM25 on 1M chunks p50 <= 50 ms": lambda r: (
         None if _at_million(r) is None else _at_million(r)["bm25_ms"]["p50"] <= 50),
     "approximate dense on 1M p50 <= 10 ms at recall@10 >= 0.95": lambda r: (
@@ -503,6 +518,8 @@ def print_summary(result: dict) -> None:
     for where, data in (("in-process", result["in_process"]), ("HTTP", result["http"]["latency_ms"])):
         for mode in MODES:
             rows.append((f"{mode} {where}", f"p50 {data[mode]['p50']} ms, p95 {data[mode]['p95']} ms"))
+    cold = result["cold_cli_ms"]
+    rows.append(("cold `reportqa search`", f"p50 {cold['p50']} ms over {cold['n']} runs, each a new process"))
     ask = result["http"]["latency_ms"]["ask"]
     rows.append(("ask HTTP", f"p50 {ask['p50']} ms, p95 {ask['p95']} ms: "
                              f"{result['http']['ask_to_search_p50']}x the hybrid search p50"))
@@ -536,6 +553,8 @@ def run_perf(config: EngineConfig, out: Path, quick: bool = False) -> int:
     result["embedding_passages_per_s"] = measure_embedding(engine, seed_contexts(engine)[:128])
     _log("in-process latency")
     result["in_process"] = measure_in_process(engine, questions)
+    _log("a cold `reportqa search`, no server")
+    result["cold_cli_ms"] = measure_cold_cli(engine.config, questions)
     _log("HTTP latency and throughput")
     result["http"] = measure_http(engine.config, questions, requests_per_client=10 if quick else 30)
     sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
