@@ -122,7 +122,17 @@ class FacetsOut(BaseModel):
 
 
 class SearchResponse(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{
+        "query": "赣州美丽建设项目完成了多少投资", "mode": "hybrid", "took_ms": 14.1, "language": "zh", "total": 64,
+        "from": 0, "facets": None,
+        "results": [{"rank": 1, "score": 0.93, "chunk_id": "002_14e99ec946930a51:1f0c…", "doc_id": "002_14e99ec946930a51",
+                     "title": "赣州市生态环境局2022年工作总结和2023年工作计划", "city": "赣州", "year": 2022,
+                     "heading_path": ["一、2022年工作情况", "(一)推进美丽赣州建设,先行先试成效明显。"],
+                     "text": "…完成投资92.7亿元,占年度计划投资的114%…",
+                     "source": {"path": "seeds/002_14e99ec946930a51.txt", "start": 0, "end": 0},
+                     "highlights": [[2, 4]],
+                     "explanation": {"bm25_rank": 1, "bm25_score": 21.4, "dense_rank": 1, "dense_score": 0.88,
+                                     "boosts": ["city"]}}]}]})
     query: str
     mode: str
     took_ms: float
