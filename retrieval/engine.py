@@ -507,11 +507,13 @@ class Engine:
         return answer(outcome, view.idf, self.known_cities(view), self.config.answer, thresholds, similarity)
 
     def facts(self, indicator: str | None = None, filters: Filters = Filters(), kind: str | None = None) -> list[Fact]:
-        """Stored facts, by indicator (a canonical id, or words of its text) and kind."""
+        """Stored facts, by indicator (a canonical id, a name the vocabulary knows in either
+        language, or words of the indicator text) and kind."""
         found = self.view().facts(filters)
         if indicator:
             wanted = indicator.strip().lower()
-            found = [f for f in found if f.indicator == wanted or wanted in f.indicator_text.lower()]
+            ids = {wanted} | {m.indicator.indicator_id for m in self.vocabulary.mentioned(indicator)}
+            found = [f for f in found if f.indicator in ids or wanted in f.indicator_text.lower()]
         return [f for f in found if kind is None or f.kind == kind]
 
     @staticmethod

@@ -4,6 +4,8 @@ evidence that states it. The library decides what the answer is; this only says 
 
 from __future__ import annotations
 
+import re
+
 from retrieval.answers.typed import NotFound, TypedAnswer, evidence_index
 from retrieval.facts.model import Fact
 from retrieval.text.places import english_name
@@ -29,7 +31,11 @@ def indicator_name(answer: TypedAnswer, fact: Fact, lang: str) -> str:
 
 
 def value_text(fact: Fact) -> str:
+    """The value as written, with the comparator it was stated with (≤29微克/立方米) and its
+    unit when the sentence wrote it only once for a list (市中心城区…分别为21、18.2微克/立方米)."""
     shown = fact.value if fact.measure != "change" or not fact.change else fact.change
+    if fact.unit and fact.measure == "level" and re.fullmatch(r"[\d.,]+", shown):
+        shown += fact.unit
     return f"{_COMPARATOR.get(fact.comparator, '')}{shown}"
 
 
@@ -63,7 +69,8 @@ def not_found_text(reason: NotFound, lang: str) -> str:
         return f"{cities or 'The collection'}'s reports cover {years}, not {asked}." if cities else \
             f"The reports cover {years}, not {asked}."
     if reason.reason == "no_indicator":
-        what = reason.indicator or ("该指标" if lang == "zh" else "that")
+        what = (reason.indicator_en if lang == "en" and reason.indicator_en else reason.indicator) or \
+            ("该指标" if lang == "zh" else "that")
         related = ""
         if reason.related:
             stated = "；".join(f"{f.indicator_text}{value_text(f)}" for f in reason.related)
@@ -107,6 +114,12 @@ def _cities_text(answer: TypedAnswer, lang: str) -> str:
         lines = [fact_line(answer, f, lang) for f in answer.facts]
     else:  # cities from quoted sentences
         lines = [f"{city_name(e.chunk.city, lang)}: {e.text} [{i}]" for i, e in enumerate(answer.evidence, start=1)]
+    if answer.ranking:
+        head = {("zh", "max"): "数值最高：", ("zh", "min"): "数值最低：", ("en", "max"): "Highest: ",
+                ("en", "min"): "Lowest: "}[(lang, answer.ranking)]
+        head += city_name(answer.cities[0], lang)
+        note = "（各市的年份不同，逐一列出）" if lang == "zh" else " (each city's own year, listed below)"
+        return "\n".join([head + note, *lines])
     head = "达成的城市：" if lang == "zh" else "Cities whose reports state it as achieved: "
     head += ("、" if lang == "zh" else ", ").join(city_name(c, lang) for c in answer.cities)
     out = [head, *lines]

@@ -42,7 +42,8 @@ def engine_config(args):
 def _bar(description: str):
     from tqdm import tqdm
 
-    return lambda total: tqdm(total=total, desc=description, unit="chunk", file=sys.stderr)
+    # passages and the answer sentences inside them are embedded alike
+    return lambda total: tqdm(total=total, desc=description, unit="text", file=sys.stderr)
 
 
 def open_engine(args):
@@ -217,9 +218,11 @@ def cmd_facts(args) -> int:
         print(json.dumps({"facts": [schemas.fact_out(f).model_dump() for f in found], "total": len(found)},
                          ensure_ascii=False, indent=2))
         return EXIT_OK
+    from service.answer_text import value_text
+
     print("city | year | kind | indicator | value | source")
     for f in found:
-        print(f"{f.city} | {f.year} | {f.kind} | {f.indicator or '-'} {f.indicator_text} | {f.value} | "
+        print(f"{f.city} | {f.year} | {f.kind} | {f.indicator or '-'} {f.indicator_text} | {value_text(f)} | "
               f"{f.path} [{f.sentence.start}:{f.sentence.end}]")
     print(f"{len(found)} facts", file=sys.stderr)
     return EXIT_OK if found else EXIT_NO_ANSWER

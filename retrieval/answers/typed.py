@@ -37,6 +37,7 @@ class NotFound:
     asked_years: tuple[int, ...] = ()
     indicator: str = ""  # how the question named it (no_indicator)
     related: tuple[Fact, ...] = ()  # what the reports do state of it (a rank where a level was asked)
+    indicator_en: str = ""  # its English name, when the vocabulary has one
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TypedAnswer:
     evidence: tuple[Evidence, ...]
     passage: Answer | None  # passage: the quoted sentences
     outcome: SearchOutcome
+    ranking: str | None = None  # cities: max or min when the question asked which is highest or lowest
 
 
 PassageAnswerer = Callable[[], Answer]
@@ -83,7 +85,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return TypedAnswer(outcome.query, analysis.language, kind, outcome=outcome, **values)
 
     def refused(reason: str, **detail) -> TypedAnswer:
-        return done("not_found", not_found=NotFound(reason, known_cities=known, **detail))
+        english = intent.indicators[0].name_en if intent.indicators and reason == "no_indicator" else ""
+        return done("not_found", not_found=NotFound(reason, known_cities=known, indicator_en=english, **detail))
 
     cities = tuple(c for c in intent.cities if c in coverage) or filters.cities
     outside = _outside_the_collection(intent, cities, coverage, view)
@@ -344,7 +347,7 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
     if not best:
         return refused("no_indicator", cities=cities, indicator=named)
     ranked = sorted(best.values(), key=lambda f: f.number, reverse=intent.superlative == "max")
-    return done("cities", facts=tuple(ranked), cities=(ranked[0].city,))
+    return done("cities", facts=tuple(ranked), cities=(ranked[0].city,), ranking=intent.superlative)
 
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
@@ -354,7 +357,7 @@ def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: 
     in a part of their report that tells results, not plans."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
               and _tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _word_share(e.chunk.context(), analysis, view) >= 0.5]
+              and _share(_core(analysis), e.chunk.context()) >= 0.5]
     facts = [f for f in facts if not cities or f.city in cities]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:
@@ -368,32 +371,17 @@ def _tells_results(chunk: Chunk, doc: Document | None) -> bool:
     return section_kind(section, doc) == "achieved"
 
 
-def _weights(words: Sequence[str], view: SearchView) -> dict[str, float]:
-    """Each word's idf; a word the collection never holds weighs as much as its rarest one."""
-    idf = view.idf(list(words))
-    rarest = max(idf.values(), default=1.0)
-    return {w: idf.get(w, rarest) for w in words}
-
-
-def _word_share(text: str, analysis, view: SearchView) -> float:
-    """The idf-weighted share of the question's content words the text holds (1.0 when it
-    has none: English words, whose Chinese glossary terms stand in when there are any)."""
-    weights = _weights(_content_words(analysis.tokens, analysis.cities), view)
-    if not weights:
-        return 1.0
-    text = normalize_text(text)
-    return sum(v for w, v in weights.items() if w in text) / sum(weights.values())
-
-
 def _covers_question(answer: Answer, analysis, view: SearchView) -> bool:
-    """Whether the passages quoted hold most of what a Chinese question asks: a question
-    about something else shares a word or two at most. (An English question's glossary
-    terms are alternatives, not all needed: the encoder's threshold judges it.)"""
-    if analysis.language == "en":
+    """Whether the passages quoted hold most of what a Chinese question asks (its character
+    pairs: 空气质量 is found in 空气优良率 and 环境质量 though the word is not): a question about
+    something else shares a pair or two at most. (An English question's glossary terms are
+    alternatives, not all needed: the encoder's threshold judges it.)"""
+    core = _core(analysis)
+    if analysis.language == "en" or not core:
         return True
     text = " ".join(e.chunk.context() for e in answer.evidence) + " " + \
         " ".join(r.chunk.context() for r in answer.outcome.results[:3])
-    return _word_share(text, analysis, view) >= 0.5
+    return _share(core, text) >= 0.5
 
 
 def _weak_reason(intent: Intent, cities: Sequence[str]) -> str:
