@@ -73,11 +73,14 @@ def not_found_text(reason: NotFound, lang: str) -> str:
             ("该指标" if lang == "zh" else "that")
         related = ""
         if reason.related:
-            stated = "；".join(f"{f.indicator_text}{value_text(f)}" for f in reason.related)
+            stated = "；".join(f"{f.year or ''}{'年' if lang == 'zh' and f.year else ' ' if f.year else ''}"
+                              f"{f.indicator_text}{value_text(f)}" for f in reason.related)
             related = f"报告只写了：{stated}。" if lang == "zh" else f" The reports state only: {stated}."
+        years = "、".join(str(y) for y in reason.asked_years)
         if lang == "zh":
-            return f"{cities + '的' if cities else ''}报告中没有关于“{what}”的数值。{related}"
-        return f"No report{' for ' + cities if cities else ''} states a figure for {what}.{related}"
+            return f"{cities + '的' if cities else ''}报告中没有{years + '年' if years else ''}关于“{what}”的数值。{related}"
+        return f"No report{' for ' + cities if cities else ''} states a figure for {what}{' in ' + years if years else ''}." \
+               f"{related}"
     return ("报告中没有与这个问题相关的内容（这些报告是生态环境局的年度工作报告）。" if lang == "zh"
             else "The reports hold nothing on this question (they are annual work reports of ecology and "
                  "environment bureaus).")

@@ -401,6 +401,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from retrieval.documents.reading import ReportError
     from retrieval.backends.base import BackendError
+    from retrieval.search.query import QuestionError
 
     args = parser().parse_args(argv)
     # The library's one-time and repair notices (model conversion, start-up check) on stderr.
@@ -408,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("reportqa").setLevel(logging.INFO)
     try:
         return args.run(args)
+    except QuestionError as exc:  # an empty or unsearchable question is a usage mistake, as argparse's are
+        print(f"reportqa {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader left (`| head`): say nothing more, and let Python's exit flush nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -118,8 +118,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
             return done("passage", passage=answer, evidence=answer.evidence)
         return refused(_weak_reason(intent, cities), cities=cities, indicator=named)
     if not matching:
-        related = tuple(f for f in facts if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
-        return refused("no_indicator", cities=cities, indicator=named, related=related)
+        # What the reports do state of it, in any year (a 2023 figure when 2024 was asked)
+        stated = view.facts(Filters(cities=cities)) if intent.years else facts
+        related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
+        return refused("no_indicator", cities=cities, indicator=named, related=related, asked_years=intent.years)
 
     fits = _relevance(matching, intent, analysis, relevance)
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
