@@ -113,3 +113,24 @@ def test_cli_prints_facts_and_tables(project):
     assert "城市 | 年份 | 类型 | 数值" in table.stdout and "厦门 | — | — | 报告中没有该数值" in table.stdout
     refused = reportqa(project, "ask", "杭州2023年PM2.5浓度是多少")
     assert refused.returncode == 3 and "杭州" in refused.stdout
+
+
+@pytest.mark.parametrize("question", ["哪些城市？", "哪个城市2023年", "which cities are like Jiaxing", "？？", "2023"])
+def test_questions_with_nothing_to_go_on_get_an_answer_not_an_error(fake_engine, question):
+    assert fake_engine.ask(question).kind in ("not_found", "passage", "cities", "table", "value")
+
+
+def test_request_filters_bound_the_answer(fake_engine):
+    from retrieval.backends.base import Filters
+
+    other = fake_engine.ask("赣州PM2.5浓度是多少", filters=Filters(cities=("温州",)))
+    assert other.kind == "not_found" and other.not_found.reason == "no_city"
+    table = fake_engine.ask("各市PM2.5浓度对比", filters=Filters(years=(2023,)))
+    assert table.kind == "table" and {r.fact.year for r in table.rows if r.fact} == {2023}
+    one = fake_engine.ask("各市PM2.5浓度对比", filters=Filters(cities=("温州",)))
+    assert {r.city for r in one.rows} == {"温州"}
+
+
+def test_a_condition_in_points_is_about_changes_not_levels(fake_engine):
+    a = fake_engine.ask("哪些城市空气优良率提高5个百分点以上")
+    assert all(f.measure == "change" for f in a.facts)

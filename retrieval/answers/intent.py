@@ -54,9 +54,9 @@ class Condition:
     number: float
     unit: str
 
-    def met_by(self, number: float | None, number_max: float | None = None) -> bool:
-        if number is None:
-            return False
+    def met_by(self, number: float | None, number_max: float | None = None, unit: str | None = None) -> bool:
+        if number is None or unit is not None and unit != self.unit:
+            return False  # 97.5% does not meet "5个百分点以上", nor 25μg/m3 "30%"
         top = number_max if number_max is not None else number
         if self.comparator == ">=":
             return number >= self.number - 1e-9
@@ -104,7 +104,10 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
     measure = "change" if _CHANGE.search(text) or kind == "cities" and re.search(r"比上年|较上年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I) \
         else "rank" if _RANK.search(text) else "level"
-    return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, _condition(text),
+    condition = _condition(text)
+    if condition and condition.unit == "个百分点":
+        measure = "change"  # 提高5个百分点以上: a change, not a level
+    return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, condition,
                   _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
                   times_of_day(text), _superlative(text), direction_of(text))
 

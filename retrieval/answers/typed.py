@@ -15,6 +15,7 @@ from retrieval.answers.intent import Intent, contradicts, direction_of, read_int
 from retrieval.backends.base import Filters, SearchView
 from retrieval.facts.extraction import section_kind
 from retrieval.facts.model import Fact
+from retrieval.facts.numbers import canonical_unit
 from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.models import Chunk, Document, Section
 from retrieval.search.searcher import SearchOutcome
@@ -89,12 +90,14 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return done("not_found", not_found=NotFound(reason, known_cities=known, indicator_en=english, **detail))
 
     cities = tuple(c for c in intent.cities if c in coverage) or filters.cities
+    if filters.cities and not set(cities) <= set(filters.cities):
+        return refused("no_city", cities=tuple(c for c in cities if c not in filters.cities))  # outside the filter
     outside = _outside_the_collection(intent, cities, coverage, view)
     if outside:
         return refused(**outside)
-
-    facts = view.facts(Filters(cities=() if intent.kind in ("cities", "table") and len(cities) < 2 else cities,
-                               years=intent.years, doc_ids=filters.doc_ids))
+    years = intent.years or filters.years
+    across = intent.kind in ("cities", "table") and len(cities) < 2 and not filters.cities
+    facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
@@ -133,7 +136,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return _cities_answer(intent, matching, done, refused, cities, named, preference)
     by_city = _group(matching, lambda f: f.city or "")
     if intent.kind == "table" or (not cities and len(by_city) > 1):
-        rows = _table_rows(intent, matching, cities if len(cities) > 1 else known, preference)
+        rows = _table_rows(intent, matching, cities if len(cities) > 1 or filters.cities else known, preference)
         if not any(r.fact for r in rows):
             return refused("no_indicator", cities=cities, indicator=named)
         return done("table", rows=tuple(rows), facts=tuple(r.fact for r in rows if r.fact))
@@ -204,7 +207,7 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
         if own >= 0.5 or loose and own > 0 and _share(core, f.text) >= 0.5:
             found[id(f)] = f
     words = _content_words(tokens, cities)
-    named = intent.indicators[0].name_zh if intent.indicators else "".join(words[:2])
+    named = intent.indicators[0].name_zh if intent.indicators else max(words, key=len, default="")
     return _measured([f for f in facts if id(f) in found], intent), named
 
 
@@ -230,6 +233,8 @@ def _bigrams(text: str) -> set[str]:
 
 def _share(core: list[tuple[str, ...]], text: str) -> float:
     """The share of the question's units the text holds."""
+    if not core:
+        return 0.0
     text = normalize_text(text)
     return sum(any(a in text for a in unit) for unit in core) / len(core)
 
@@ -323,16 +328,19 @@ def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, nam
     if intent.superlative and intent.condition is None:
         return _extreme(intent, facts, done, refused, cities, named, preference)
     condition = intent.condition
-    meets = [f for f in facts if f.measure == "level" and (condition is None or condition.met_by(f.number, f.number_max))]
+    meets = [f for f in facts if f.measure == "level"
+             and (condition is None or condition.met_by(f.number, f.number_max, canonical_unit(f.unit)))]
     achieved = [f for f in meets if f.kind == "achieved" and (not cities or f.city in cities)]
     if intent.measure == "change":  # which cities improved: a change in the direction asked
         achieved = [f for f in facts if f.measure == "change" and f.kind == "achieved" and (not cities or f.city in cities)
-                    and (intent.direction is None or direction_of(f.change or f.text) == intent.direction)]
+                    and (intent.direction is None or direction_of(f.change or f.text) == intent.direction)
+                    and (condition is None or condition.met_by(f.number, f.number_max, canonical_unit(f.unit)))]
     best = {}
     for f in sorted(achieved, key=preference, reverse=True):
         best.setdefault(f.city, f)
     planned = {}
-    for f in sorted((f for f in meets if f.kind == "target" and f.city not in best), key=preference, reverse=True):
+    for f in sorted((f for f in meets if f.kind == "target" and f.city not in best and (not cities or f.city in cities)),
+                    key=preference, reverse=True):
         planned.setdefault(f.city, f)
     if not best:
         return refused("no_indicator", cities=cities, indicator=named)
@@ -343,8 +351,9 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
     """Which city is highest (lowest): each city's achieved figure, compared; the answer is
     the first, and the others stay as facts so the comparison can be checked."""
     best: dict[str, Fact] = {}
+    # only figures of one named indicator compare: 通过率 and 销号率 are not one "rate"
     for f in sorted((f for f in facts if f.kind == "achieved" and f.measure == "level" and f.number is not None
-                     and (not cities or f.city in cities)), key=preference, reverse=True):
+                     and f.indicator is not None and (not cities or f.city in cities)), key=preference, reverse=True):
         best.setdefault(f.city, f)
     if not best:
         return refused("no_indicator", cities=cities, indicator=named)

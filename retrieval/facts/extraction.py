@@ -42,7 +42,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 1  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 2  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
         previous_end = max([clause.start] + [m.end for g in groups[:group_index] for m in g if m.end <= first.start])
         raw_lead = sentence[previous_end : first.start]
         label = _LABEL.search(raw_lead)
-        n = len(group) if len(group) > 1 else (int(label.group("n")) if label and label.group("n").isdigit()
-                                               else _CN_COUNT.get(label.group("n")) if label else 1)
+        n = len(group) if len(group) > 1 else (int(parse_number(label.group("n")) or 1) if label else 1)
         if label:
             raw_lead = raw_lead[: label.start()]
         tail = re.match(r"\s*(达标|优良)", sentence[group[-1].end :])
@@ -215,7 +214,8 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 enumeration = [(s, lead) for s in scope_lists[-1]]
             if enumeration and all(s for s, _ in enumeration):
                 scope_lists.append([s for s, _ in enumeration])
-        for i in range(max(len(group), n or 1)):
+        # A 四个100% spreads over its four subjects only when the sentence names four.
+        for i in range(max(len(group), len(enumeration) if enumeration else 1)):
             change = None
             m = group[min(i, len(group) - 1)]
             scope, indicator_text = (enumeration[i] if enumeration and i < len(enumeration) else (scope_here, lead))
@@ -265,7 +265,6 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
 
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
-_CN_COUNT = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
 
 def _clean_keep_lists(lead: str) -> str:

@@ -128,8 +128,8 @@ def _chinese_ok(sentence: str, m: re.Match) -> bool:
     """A Chinese numeral counts only as a quantity before a counter (三个, 两家, 九成), not
     in words (唯一, 统一, 进一步), and not as the 四个 of a “四个100%” label."""
     raw, unit = m.group("n"), (m.group("u1") or "").lstrip("余多")
-    if re.search(r"\d", raw):
-        return True
+    if re.search(r"\d", raw) or m.group("percent"):
+        return True  # digits, or 百分之九十五
     if not unit or unit[0] not in _COUNTERS and not (unit == "年" and re.search(r"(?:连续|提前)$", sentence[: m.start()])):
         return False
     if unit == "类" and sentence[m.end() : m.end() + 1] in ("水", "及", "以"):
