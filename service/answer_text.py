@@ -96,6 +96,15 @@ def _years(years) -> str:
 
 
 def answer_text(answer: TypedAnswer) -> str:
+    text = _answer_text(answer)
+    if answer.missing:  # 北京和温州…: the answer covers 温州, and says it has nothing for 北京
+        lang = language_of(answer)
+        names = ("、" if lang == "zh" else ", ").join(city_name(c, lang) for c in answer.missing)
+        text += f"\n（报告库中没有{names}的报告。）" if lang == "zh" else f"\n(The collection has no report for {names}.)"
+    return text
+
+
+def _answer_text(answer: TypedAnswer) -> str:
     lang = language_of(answer)
     if answer.kind == "not_found":
         return not_found_text(answer.not_found, lang)

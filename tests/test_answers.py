@@ -134,3 +134,9 @@ def test_request_filters_bound_the_answer(fake_engine):
 def test_a_condition_in_points_is_about_changes_not_levels(fake_engine):
     a = fake_engine.ask("哪些城市空气优良率提高5个百分点以上")
     assert all(f.measure == "change" for f in a.facts)
+
+
+def test_a_city_the_collection_lacks_is_named_beside_the_answer(client):
+    body = client.get("/v1/ask", params={"q": "北京和温州PM2.5浓度对比"}).json()
+    assert body["kind"] == "table" and {f["city"] for f in body["facts"]} == {"温州"}
+    assert "北京" in body["answer"]

@@ -45,7 +45,8 @@ def test_lists_ranges_comparators_and_changes():
 
 def test_base_quantities_compare_across_units():
     assert base_quantity(1.2, "亿元") == pytest.approx((1.2e8, "元")) and base_quantity(12000, "万元")[0] == 1.2e8
-    assert base_quantity(97.5, "%") == (97.5, "%")
+    assert base_quantity(97.5, "%") == (97.5, "%") and base_quantity(1.2, "万亿元") == pytest.approx((1.2e12, "元"))
+    assert base_quantity(336.81, "万吨/年") == pytest.approx((3368100.0, "吨/年"))
 
 
 def facts_of(seed_documents, path):

@@ -62,6 +62,7 @@ class TypedAnswer:
     passage: Answer | None  # passage: the quoted sentences
     outcome: SearchOutcome
     ranking: str | None = None  # cities: max or min when the question asked which is highest or lowest
+    missing: tuple[str, ...] = ()  # cities asked about that the collection has no report for
 
 
 PassageAnswerer = Callable[[], Answer]
@@ -81,6 +82,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         values = dict(facts=(), rows=(), cities=(), targets=(), indicator=intent.indicators[0] if intent.indicators else None,
                       not_found=None, evidence=(), passage=None)
         values.update(parts)
+        if kind != "not_found":
+            values.setdefault("missing", unknown)
         if not values["evidence"]:
             values["evidence"] = _evidence(view, documents, list(values["facts"]) + list(values["targets"]))
         return TypedAnswer(outcome.query, analysis.language, kind, outcome=outcome, **values)
@@ -90,13 +93,14 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return done("not_found", not_found=NotFound(reason, known_cities=known, indicator_en=english, **detail))
 
     cities = tuple(c for c in intent.cities if c in coverage) or filters.cities
+    unknown = tuple(c for c in intent.cities if c not in coverage)  # said beside the answer for the others
     if filters.cities and not set(cities) <= set(filters.cities):
         return refused("no_city", cities=tuple(c for c in cities if c not in filters.cities))  # outside the filter
     outside = _outside_the_collection(intent, cities, coverage, view)
     if outside:
         return refused(**outside)
     years = intent.years or filters.years
-    across = intent.kind in ("cities", "table") and len(cities) < 2 and not filters.cities
+    across = intent.kind in ("cities", "table") and not intent.cities and not filters.cities  # every city
     facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
@@ -136,7 +140,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return _cities_answer(intent, matching, done, refused, cities, named, preference)
     by_city = _group(matching, lambda f: f.city or "")
     if intent.kind == "table" or (not cities and len(by_city) > 1):
-        rows = _table_rows(intent, matching, cities if len(cities) > 1 or filters.cities else known, preference)
+        rows = _table_rows(intent, matching, cities if intent.cities or filters.cities else known, preference)
         if not any(r.fact for r in rows):
             return refused("no_indicator", cities=cities, indicator=named)
         return done("table", rows=tuple(rows), facts=tuple(r.fact for r in rows if r.fact))

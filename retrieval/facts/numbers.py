@@ -17,7 +17,8 @@ _BASE_UNITS = """个百分点 百分点 % ％ ‰ ㎡/km m2/km μg/m3 μg/m³ ug
 元 吨 千克 公斤 千瓦时 千瓦 兆瓦 度 立方米 平方米 平方千米 平方公里 km2 公里 千米 米 km 亩 公顷 人次 人 户 家 个 件
 项 条 座 所 批次 批 次 轮 场 张 类 支 处 名 位 艘 辆 台 套 宗 起 份 篇 天 小时 倍 成 年""".split()
 _SCALED = {"元", "吨", "千瓦时", "千瓦", "度", "立方米", "平方米", "亩", "人次", "人", "户", "家", "个", "件", "辆", "台", "套"}
-_UNITS = sorted(_BASE_UNITS + [p + u for u in _SCALED for p in "万亿"] + ["万", "亿"], key=len, reverse=True)
+_UNITS = sorted(_BASE_UNITS + [p + u for u in _SCALED for p in ("万", "亿", "万亿")] + ["万亿", "万", "亿"],
+                key=len, reverse=True)
 _UNIT = "(?:余|多)?(?:" + "|".join(re.escape(u) for u in _UNITS) + r")(?:/(?:年|日|天))?"  # 万吨/年: a capacity
 # Units that count things: a Chinese numeral is only a number before one of these.
 _COUNTERS = set("个件项条座所批次轮场张类支处名位艘辆台套宗起份篇家户天人倍成万亿")
@@ -31,7 +32,7 @@ _MENTION = re.compile(
 _CANONICAL_UNIT = {"％": "%", "μg/m³": "μg/m3", "ug/m3": "μg/m3", "微克/立方米": "μg/m3", "毫克/立方米": "mg/m3",
                    "毫克/升": "mg/L", "百分点": "个百分点", "千米": "公里", "km": "公里", "平方千米": "平方公里",
                    "km2": "平方公里", "公斤": "千克", "dB": "分贝"}
-_SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3}
+_SCALE = {"万亿": 1e12, "万": 1e4, "亿": 1e8, "千": 1e3}
 
 _RANK = re.compile(rf"(?:(?:全省|全国|全市|全球|省内|国内|同类城市|重点城市|地级市)(?:排名|排|位居|居|列)?|排名|排|位居|居|列)"
                    rf"第\s*(?P<n>\d+|[{_CN}]+)\s*(?:位|名)?|第\s*(?P<m>\d+|[{_CN}]+)\s*(?:位|名)|(?:全省|全国)(?:前列|首位|领先)|(?P<g>[一二三特])等(?:奖|功)")
@@ -100,8 +101,9 @@ def base_quantity(number: float, unit: str) -> tuple[float, str]:
         value, base = base_quantity(number, unit.rsplit("/", 1)[0])
         return value, f"{base}/{unit.rsplit('/', 1)[1]}"
     unit = canonical_unit(unit)
-    if len(unit) > 1 and unit[0] in _SCALE and unit != "万":
-        return number * _SCALE[unit[0]], unit[1:]
+    for prefix in ("万亿", "万", "亿", "千"):  # longest first: 万亿元 is 1e12 元
+        if unit.startswith(prefix) and len(unit) > len(prefix):
+            return number * _SCALE[prefix], unit[len(prefix):]
     return number, unit
 
 
