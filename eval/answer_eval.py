@@ -121,7 +121,7 @@ def judge(gold: dict, pred: Predicted, text_of) -> Judgement:
         return Judgement(gold, answered, exact, {"exact": exact})
     if kind == "cities":
         want = {c["city"] for c in gold["cities"]}
-        got = pred.cities if pred.kind != "passage" or pred.cities else set()
+        got = pred.cities
         tp = len(got & want)
         return Judgement(gold, answered, got == want, {"tp": tp, "fp": len(got - want), "fn": len(want - got)})
     if kind == "table":

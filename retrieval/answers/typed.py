@@ -96,18 +96,19 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     unknown = tuple(c for c in intent.cities if c not in coverage)  # said beside the answer for the others
     if filters.cities and not set(cities) <= set(filters.cities):
         return refused("no_city", cities=tuple(c for c in cities if c not in filters.cities))  # outside the filter
-    outside = _outside_the_collection(intent, cities, coverage, view)
+    outside = _outside_the_collection(intent, cities, unknown, coverage, view)
     if outside:
         return refused(**outside)
     years = intent.years or filters.years
     across = intent.kind in ("cities", "table") and not intent.cities and not filters.cities  # every city
     facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
-    matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, _core(analysis))
+    core = _core(analysis)  # what the question is about, for every fit measured below
+    matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
     if by_sentences and matching:
-        fits = _relevance(matching, intent, analysis, relevance)
+        fits = _relevance(matching, intent, core, relevance)
         from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
     else:
         from_facts = []
@@ -117,10 +118,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         if analysis.language == "en" and analysis.dense_text == analysis.simplified and not cities:
             return refused("off_topic")  # English with none of the domain's terms, about no city here
         answer = passage()
-        if answer.found and not _covers_question(answer, analysis, view):
+        if answer.found and not _covers_question(answer, analysis, core):
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
-            return _cities_from_sentences(answer, from_facts, documents, done, refused, cities, named, analysis, view)
+            return _cities_from_sentences(answer, from_facts, documents, done, refused, cities, named, core, view)
         if answer and answer.found:
             return done("passage", passage=answer, evidence=answer.evidence)
         return refused(_weak_reason(intent, cities), cities=cities, indicator=named)
@@ -130,7 +131,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
         return refused("no_indicator", cities=cities, indicator=named, related=related, asked_years=intent.years)
 
-    fits = _relevance(matching, intent, analysis, relevance)
+    fits = _relevance(matching, intent, core, relevance)
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
     if intent.kind in ("cities", "table"):
         matching = _one_indicator(matching, fits, preference)
@@ -150,11 +151,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     return done("value", facts=(best, *others))
 
 
-def _outside_the_collection(intent: Intent, cities: tuple[str, ...], coverage: dict[str, set[int]],
-                            view: SearchView) -> dict | None:
+def _outside_the_collection(intent: Intent, cities: tuple[str, ...], unknown: tuple[str, ...],
+                            coverage: dict[str, set[int]], view: SearchView) -> dict | None:
     """Why a question lies outside what the collection covers: a city with no report, or
     years its reports do not speak of (a plan's 到2025年 covers 2025); None when inside."""
-    unknown = tuple(c for c in intent.cities if c not in coverage)
     if unknown and not cities:
         return {"reason": "no_city", "cities": unknown}
     if not intent.years:
@@ -255,12 +255,12 @@ class _Fit:
     score: float  # that plus its sentence's cosine to the question
 
 
-def _relevance(facts: list[Fact], intent: Intent, analysis, relevance: Relevance | None) -> dict[int, _Fit]:
+def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
+               relevance: Relevance | None) -> dict[int, _Fit]:
     """How well each fact fits the question, by id(fact): the share of the question's
     character pairs in its indicator text, and at half weight in its sentence; its
     sentence's cosine to the question; and a point for the indicator the question names
     first (a quarter for another it names), so the figure asked for outranks its neighbours."""
-    core = _core(analysis)
     cosines = relevance(facts) if relevance and facts else np.zeros(len(facts))
     first = intent.indicators[0].indicator_id if intent.indicators else None
     named = {i.indicator_id for i in intent.indicators}
@@ -366,13 +366,13 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
 
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
-                           cities, named, analysis, view: SearchView) -> TypedAnswer:
+                           cities, named, core: list[tuple[str, ...]], view: SearchView) -> TypedAnswer:
     """Which cities did something with no figure to test: the cities of achieved facts whose
     words fit the question, and of quoted sentences that hold most of what it asks and lie
     in a part of their report that tells results, not plans."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
               and _tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _share(_core(analysis), e.chunk.context()) >= 0.5]
+              and _share(core, e.chunk.context()) >= 0.5]
     facts = [f for f in facts if not cities or f.city in cities]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:
@@ -386,12 +386,11 @@ def _tells_results(chunk: Chunk, doc: Document | None) -> bool:
     return section_kind(section, doc) == "achieved"
 
 
-def _covers_question(answer: Answer, analysis, view: SearchView) -> bool:
+def _covers_question(answer: Answer, analysis, core: list[tuple[str, ...]]) -> bool:
     """Whether the passages quoted hold most of what a Chinese question asks (its character
     pairs: 空气质量 is found in 空气优良率 and 环境质量 though the word is not): a question about
     something else shares a pair or two at most. (An English question's glossary terms are
     alternatives, not all needed: the encoder's threshold judges it.)"""
-    core = _core(analysis)
     if analysis.language == "en" or not core:
         return True
     text = " ".join(e.chunk.context() for e in answer.evidence) + " " + \

@@ -21,7 +21,10 @@ from retrieval.models import Document, Section, Span
 
 _PLAN_SECTION = re.compile(r"思路|计划|要点|打算|安排|展望|目标任务|重点工作")
 _SUMMARY_SECTION = re.compile(r"总结|情况|成效|回顾|完成")
-_TARGET_WORDS = re.compile(r"力争|确保|预计|预期|拟|目标|控制在")  # not 争取: 争取资金 is money obtained
+# Words that make what follows them a plan (not 争取: 争取资金 is money obtained); 目标 and
+# 控制在 only within the value's own clause.
+_AIMING = r"力争|确保|预计|预期|拟"
+_TARGET_WORDS = re.compile(_AIMING + r"|目标|控制在")
 _YEAR = re.compile(r"(?<![\d较比])(?P<to>到|至|在)?(?P<y>(?:19|20)\d\d)\s*年(?!度?[以来前后初底])")
 _BASELINE_BEFORE = re.compile(r"(?:较|比|与|相比|对比|同比)\s*$")
 _CLAUSE_BREAK = re.compile(r"[，,；;：:。！？!?]|\s{2,}")
@@ -186,7 +189,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
         if section_is_plan:
             return "target"
         words = sentence[clause.start : clause.end] + sentence[:at][-30:]
-        if re.search(r"力争|确保|预计|预期|拟", sentence[:at]) or _TARGET_WORDS.search(
+        if re.search(_AIMING, sentence[:at]) or _TARGET_WORDS.search(
                 sentence[clause.start : clause.end]) and not re.search(r"完成.{0,6}目标|目标任务", words):
             return "target"
         if re.search(r"完成.{0,8}目标", sentence[clause.start : clause.end]) and re.search(

@@ -50,6 +50,13 @@ class Sentences:
         rows = self.rows_of.get(doc_id, [])
         return tuple(self.spans[r] for r in rows), self.vectors[rows]
 
+    @classmethod
+    def joined(cls, parts: Sequence["Sentences"], dimension: int) -> "Sentences":
+        if not parts:
+            return cls.empty(dimension)
+        return cls(tuple(d for p in parts for d in p.doc_ids), tuple(s for p in parts for s in p.spans),
+                   np.concatenate([p.vectors for p in parts]))
+
     def without(self, gone: frozenset[str]) -> "Sentences":
         keep = [r for r, d in enumerate(self.doc_ids) if d not in gone]
         return Sentences(tuple(self.doc_ids[r] for r in keep), tuple(self.spans[r] for r in keep), self.vectors[keep])
@@ -169,7 +176,5 @@ def merged(segment_id: str, parts: Sequence[Segment], dead: dict[str, frozenset[
                 tokens.append(part.tokens_of(row))
                 vectors.append(part.vectors[row])
     matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dimension)
-    kept = Sentences(tuple(d for s in sentences for d in s.doc_ids), tuple(sp for s in sentences for sp in s.spans),
-                     np.concatenate([s.vectors for s in sentences]) if sentences else
-                     np.zeros((0, dimension), dtype=np.float32))
-    return Segment.from_rows(segment_id, tuple(documents), tuple(chunks), tokens, matrix, dense, tuple(facts), kept)
+    return Segment.from_rows(segment_id, tuple(documents), tuple(chunks), tokens, matrix, dense, tuple(facts),
+                             Sentences.joined(sentences, dimension))
