@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +29,7 @@ from retrieval.embedding.registry import encoder_for
 from retrieval.indexing import Indexer, IndexSettings, Progress
 from retrieval.facts.model import Fact
 from retrieval.facts.extraction import EXTRACTOR_VERSION
-from retrieval.facts.vocabulary import default_vocabulary
+from retrieval.facts.vocabulary import Vocabulary, default_vocabulary
 from retrieval.models import Chunk, Document, Span
 from retrieval.search.query import QueryAnalyzer
 from retrieval.search.searcher import SearchConfig, Searcher, SearchOutcome
@@ -103,6 +104,9 @@ class EngineConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     cache_size: int = 256
+    # a process that answers one question and exits: the tokenizers read their dictionaries
+    # from tables written beside them rather than loading them whole (about 1.5 s saved)
+    cold_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,17 +128,21 @@ class Engine:
         self.config = config
         self.checkpoint = checkpoint  # fault-injection tests crash the process at a named step
         self.intents = IntentLog(config.index_dir)
-        self.tokenizer = Tokenizer(config.tokenizer)
-        self.encoder = encoder or encoder_for(config.encoder)
+        table = config.encoder.cache_dir / f"jieba-{config.tokenizer.fingerprint()}.sqlite" if config.cold_start else None
+        self.tokenizer = Tokenizer(config.tokenizer, dictionary_table=table)
+        self.encoder = encoder or encoder_for(config.encoder, config.cold_start)
         self.analyzer = QueryAnalyzer(self.tokenizer)
         self.indexer = Indexer(self.tokenizer, self.encoder, config.index)
-        self.vocabulary = default_vocabulary(config.index.vocabulary)
         self.backend: SearchBackend | None = None
         self._write_lock = threading.Lock()
         self._cache: OrderedDict = OrderedDict()
         self._vectors: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
         self._batcher = QueryBatcher(self.encoder.encode_queries)
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:  # compiled on first use: a cold search never needs it
+        return default_vocabulary(self.config.index.vocabulary)
 
     # ----- the collection -------------------------------------------------
 

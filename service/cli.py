@@ -18,8 +18,9 @@ EXIT_CODES = """exit codes:
   3  no answer: the reports hold nothing for the question (ask, with or without --json)"""
 
 
-def engine_config(args):
-    """The engine's configuration from the options and the environment (options win)."""
+def engine_config(args, cold_start: bool = False):
+    """The engine's configuration from the options and the environment (options win);
+    cold_start for a command that answers one question and exits."""
     from retrieval.backends import BackendConfig
     from retrieval.embedding.encoders import EncoderConfig
     from retrieval.engine import EngineConfig
@@ -36,7 +37,8 @@ def engine_config(args):
         milvus_token=os.environ.get("REPORTQA_MILVUS_TOKEN", ""),
     )
     return EngineConfig(index_dir=Path(args.index), seeds_dir=seeds, project_root=seeds.resolve().parent,
-                        encoder=encoder, backend=backend, cache_size=int(os.environ.get("REPORTQA_QUERY_CACHE", 256)))
+                        encoder=encoder, backend=backend, cache_size=int(os.environ.get("REPORTQA_QUERY_CACHE", 256)),
+                        cold_start=cold_start)
 
 
 def _bar(description: str):
@@ -46,11 +48,11 @@ def _bar(description: str):
     return lambda total: tqdm(total=total, desc=description, unit="text", file=sys.stderr)
 
 
-def open_engine(args):
+def open_engine(args, cold_start: bool = False):
     """The engine with its index loaded; built from the seeds (with a progress bar) if there is none."""
     from retrieval.engine import Engine, progress_printer
 
-    engine = Engine(engine_config(args))
+    engine = Engine(engine_config(args, cold_start))
     if not engine.has_saved_index():
         print(f"no index in {args.index}: building it from {args.seeds}", file=sys.stderr)
     from retrieval.engine import IndexReport
@@ -145,13 +147,13 @@ def _filter_body(args) -> dict:
 
 
 def cmd_search(args) -> int:
-    from service import schemas
-
     query = _question(args.query)
     body = _from_server("/v1/search", {"query": query, "top_k": args.k, "mode": args.mode,
                                        "filters": _filter_body(args)})
     if body is None:
-        engine = open_engine(args)
+        engine = open_engine(args, cold_start=True)
+        from service import schemas  # while the model's session starts
+
         outcome = engine.search(query, args.k, args.mode, _filters(engine, args))
         body = schemas.search_out(outcome).model_dump(by_alias=True)
     if args.json:
@@ -178,12 +180,12 @@ def _terminal_marks(text: str, spans) -> str:
 
 
 def cmd_ask(args) -> int:
-    from service import schemas
-
     question = _question(args.question)
     body = _from_server("/v1/ask", {"question": question, "filters": _filter_body(args)})
     if body is None:
-        engine = open_engine(args)
+        engine = open_engine(args, cold_start=True)
+        from service import schemas  # while the model's session starts
+
         body = schemas.ask_out(engine.ask(question, _filters(engine, args))).model_dump(by_alias=True)
     code = EXIT_OK if body["found"] else EXIT_NO_ANSWER
     if args.json:
@@ -212,7 +214,7 @@ def cmd_facts(args) -> int:
     from retrieval.backends.base import Filters
     from service import schemas
 
-    engine = open_engine(args)
+    engine = open_engine(args, cold_start=True)
     found = engine.facts(args.indicator, Filters(_filters(engine, args).cities, tuple(args.year or ())), args.kind)
     if args.json:
         print(json.dumps({"facts": [schemas.fact_out(f).model_dump() for f in found], "total": len(found)},

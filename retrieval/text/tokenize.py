@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from retrieval.text.normalize import normalize
+from retrieval.text.substring_table import SubstringTable, write_table
 
 DATA = Path(__file__).parent.parent / "data"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
@@ -51,24 +52,51 @@ class Token:
     end: int
 
 
+def _import_jieba():
+    with warnings.catch_warnings():  # jieba 0.42 imports pkg_resources, deprecated upstream
+        warnings.simplefilter("ignore")
+        import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 class Tokenizer:
-    def __init__(self, config: TokenizerConfig = TokenizerConfig()):
+    """dictionary_table: where a one-question process keeps jieba's dictionary (with the domain
+    words) as a table, so that cutting a question never loads the whole dictionary; the first
+    process to load it writes the table. None loads it whole, as a server does once."""
+
+    def __init__(self, config: TokenizerConfig = TokenizerConfig(), dictionary_table: Path | None = None):
         self.config = config
+        self.dictionary_table = dictionary_table
         self._lock = threading.Lock()
 
     @cached_property
     def _jieba(self):
-        with warnings.catch_warnings():  # jieba 0.42 imports pkg_resources, deprecated upstream
-            warnings.simplefilter("ignore")
-            import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        tok = jieba.Tokenizer()
+        tok = _import_jieba().Tokenizer()
         tok.initialize()
         for line in Path(self.config.domain_words).read_text(encoding="utf-8").splitlines():
             parts = line.split()
             if parts:
                 tok.add_word(parts[0].lower(), int(parts[1]) if len(parts) > 1 else None)
+        if self.dictionary_table is not None and not self.dictionary_table.exists():
+            write_table(self.dictionary_table, ((w, n, 0.0) for w, n in tok.FREQ.items()), {"total": str(tok.total)})
+        return tok
+
+    @cached_property
+    def _table(self) -> SubstringTable:
+        return SubstringTable(self.dictionary_table)
+
+    def _cutter_for(self, text: str, query: bool):
+        """The whole dictionary when it is loaded or must be; else, for a question, jieba
+        holding just the dictionary words that occur in it, which cuts it identically."""
+        table = self.dictionary_table
+        if not query or "_jieba" in self.__dict__ or table is None or not table.exists():
+            return self._jieba
+        tok = _import_jieba().Tokenizer()
+        tok.FREQ = {word: number for word, (number, _) in self._table.within([text]).items()}
+        tok.total = int(self._table.meta["total"])
+        tok.initialized = True
         return tok
 
     @cached_property
@@ -83,7 +111,7 @@ class Tokenizer:
         norm = normalize(text)
         drop = self.stopwords | self.question_words if query else self.stopwords
         with self._lock:  # jieba's tokenizer keeps state while it cuts
-            pieces = list(self._jieba.tokenize(norm.text, mode=self.config.mode == "search" and "search" or "default"))
+            pieces = list(self._cutter_for(norm.text, query).tokenize(norm.text, mode=self.config.mode == "search" and "search" or "default"))
         out = []
         for word, start, end in pieces:
             word = word.strip()
