@@ -88,6 +88,7 @@ class Explanation:
     bm25_score: float | None = None
     dense_rank: int | None = None
     dense_score: float | None = None
+    sentence_score: float | None = None  # the passage's best sentence's cosine to the question
     boosts: tuple[str, ...] = ()
 
 

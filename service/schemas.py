@@ -88,6 +88,7 @@ class Explanation(BaseModel):
     bm25_score: float | None
     dense_rank: int | None
     dense_score: float | None
+    sentence_score: float | None = Field(None, description="cosine of the passage's best sentence to the question (hybrid)")
     boosts: list[str]
 
 
@@ -132,6 +133,7 @@ class SearchResponse(BaseModel):
                      "source": {"path": "seeds/002_14e99ec946930a51.txt", "start": 0, "end": 0},
                      "highlights": [[2, 4]],
                      "explanation": {"bm25_rank": 1, "bm25_score": 21.4, "dense_rank": 1, "dense_score": 0.88,
+                                     "sentence_score": 0.9,
                                      "boosts": ["city"]}}]}]})
     query: str
     mode: str
@@ -245,7 +247,7 @@ def result_out(r: Result) -> SearchResult:
     return SearchResult(
         **_cited(c, c.text, c.start, c.end), rank=r.rank, score=round(r.score, 6), highlights=[list(h) for h in r.highlights],
         explanation=Explanation(bm25_rank=e.bm25_rank, bm25_score=e.bm25_score, dense_rank=e.dense_rank,
-                                dense_score=e.dense_score, boosts=list(e.boosts)),
+                                dense_score=e.dense_score, sentence_score=e.sentence_score, boosts=list(e.boosts)),
     )
 
 

@@ -206,3 +206,21 @@ def test_facts_and_answer_sentences_are_stored_beside_the_chunks(engine):
     engine.delete_document("902_hangzhou")
     assert not engine.view().facts(Filters(doc_ids=("902_hangzhou",)))
     assert engine.view().sentences("902_hangzhou")[0] == ()
+
+
+def test_a_passage_scores_as_its_best_sentence_on_both(both):
+    encoder = HashingEncoder(64)
+    vector = encoder.encode_queries(["温州国控断面水质比例"])[0]
+    scores = {}
+    for kind in ("local", "milvus"):
+        view = both[kind].view()
+        chunks = [view.chunk(h.chunk_id) for h in view.vector(vector, 10)]
+        scores[kind] = view.sentence_scores(vector, chunks)
+    assert scores["local"].keys() == scores["milvus"].keys() and len(scores["local"]) >= 8
+    assert all(np.isclose(scores["local"][c], scores["milvus"][c], atol=1e-5) for c in scores["local"])
+
+    view = both["local"].view()
+    chunk = view.chunk(next(iter(scores["local"])))
+    spans, vectors = view.sentences(chunk.doc_id)
+    inside = [v for s, v in zip(spans, vectors) if chunk.start <= s.start and s.end <= chunk.end]
+    assert np.isclose(scores["local"][chunk.chunk_id], max(float(v @ vector) for v in inside))

@@ -141,6 +141,12 @@ class SearchView(Protocol):
         """A report's answer sentences (file offsets) and their vectors, row for row; empty
         for a report stored without them."""
 
+    def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
+        """For each of these chunks, the best inner product between the query vector and one
+        of its stored sentences: a passage is as good as its best sentence, which a passage
+        vector averages away. Chunks without stored sentences (or, on an approximate index,
+        whose sentences are not among the nearest) are left out."""
+
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 idf of the terms the collection holds (terms it lacks are left out); kept in
         the application for engines that expose no term statistics."""

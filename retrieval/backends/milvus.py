@@ -28,7 +28,7 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -106,6 +106,19 @@ def _client(settings: MilvusSettings):
 def _expr_in(field_name: str, values) -> str:
     return f"{field_name} in {json.dumps(list(values), ensure_ascii=False)}"
 
+
+def best_sentence_of_chunks(chunks: Sequence[Chunk], sentences: Iterable[tuple[str, Span, float]]) -> dict[str, float]:
+    """Each chunk's best-scoring sentence among (doc_id, span, score) rows: a sentence
+    counts for the chunk of its report whose span holds it."""
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    best: dict[str, float] = {}
+    for doc_id, span, score in sentences:
+        for chunk in by_doc.get(doc_id, ()):
+            if chunk.start <= span.start and span.end <= chunk.end and score > best.get(chunk.chunk_id, -2.0):
+                best[chunk.chunk_id] = score
+    return best
 
 def filter_expression(filters: Filters) -> str:
     """The neutral filter as a Milvus boolean expression."""
@@ -215,6 +228,20 @@ class MilvusView:
         vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(
             len(rows), self._backend.expectation.dimension)
         return tuple(Span(r["start"], r["end"]) for r in rows), vectors
+
+    def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
+        """One search of the sentences of the chunks' reports: no vectors leave the server."""
+        docs = sorted({c.doc_id for c in chunks if c.doc_id in self._committed})
+        if not docs:
+            return {}
+        backend = self._backend
+        rows = backend.call("search", backend.sentences_name, data=[np.asarray(vector, dtype=np.float32).tolist()],
+                            anns_field="vector", limit=min(16384, 8 * len(chunks) + self._largest),
+                            filter=_expr_in("doc_id", docs), output_fields=["doc_id", "version", "start", "end"],
+                            search_params={"metric_type": "IP"}, consistency_level=_STRONG)[0]
+        found = [(r["entity"], float(r["distance"])) for r in rows]
+        return best_sentence_of_chunks(chunks, ((e["doc_id"], Span(e["start"], e["end"]), score)
+                                                for e, score in found if self._is_committed(e)))
 
     def _is_committed(self, row: dict) -> bool:
         committed = self._committed.get(row["doc_id"])

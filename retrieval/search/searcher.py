@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from retrieval.backends.base import NO_FILTERS, Filters, SearchView
 from retrieval.search.fusion import FUSION_METHODS, fuse
-from retrieval.models import Explanation, Result
+from retrieval.models import Explanation, Hit, Result
 from retrieval.text.normalize import normalize
 from retrieval.search.query import QueryAnalysis, QueryAnalyzer
 
@@ -24,6 +24,9 @@ class SearchConfig:
     candidates: int = 100  # taken from each retriever before fusion
     # (bm25, dense) weights by query language: English reaches BM25 only through the glossary.
     weights: dict = field(default_factory=lambda: {"zh": (1.0, 1.0), "zh-hant": (1.0, 1.0), "en": (0.5, 1.0)})
+    # hybrid also ranks candidates by their best sentence's cosine (the sentence vectors
+    # answers use), weighted as the passage vectors are; 0 turns it off
+    sentence_weight: float = 1.0
     city_boost: float = 1.0  # score multiplied by 1 + boost for the cities a question names
     year_boost: float = 0.2
     diversify: bool = True
@@ -74,19 +77,22 @@ class Searcher:
         analysis = self.analyzer.analyze(query)
         n = self.config.candidates
         bm25_hits = self.view.lexical(analysis.tokens, n, filters) if mode in ("hybrid", "bm25") else []
-        dense_hits = []
+        dense_hits, sentence_hits = [], []
         if mode in ("hybrid", "dense"):
-            dense_hits = self.view.vector(self.embed_query(analysis.dense_text), n, filters)
-        ranked = self._combine(mode, analysis, bm25_hits, dense_hits)
+            vector = self.embed_query(analysis.dense_text)
+            dense_hits = self.view.vector(vector, n, filters)
+            if mode == "hybrid" and self.config.sentence_weight > 0:
+                sentence_hits = self._best_sentences(vector, bm25_hits, dense_hits)
+        ranked = self._combine(mode, analysis, bm25_hits, dense_hits, sentence_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:
             ranked = self._diversify(ranked)
-        explain = self._explanations(bm25_hits, dense_hits)
+        explain = self._explanations(bm25_hits, dense_hits, sentence_hits)
         results = []
         for rank, (cid, score, boosts) in enumerate(ranked[offset : offset + k], start=offset + 1):
             chunk = self.view.chunk(cid)
             results.append(Result(rank, score, chunk, highlights(chunk.text, analysis.tokens),
-                                  Explanation(*explain.get(cid, (None,) * 4), boosts=tuple(boosts))))
+                                  Explanation(*explain.get(cid, (None,) * 5), boosts=tuple(boosts))))
         took = (time.perf_counter() - started) * 1000
         return SearchOutcome(query, mode, analysis, tuple(results), took, len(ranked), self._facets(ranked))
 
@@ -101,13 +107,21 @@ class Searcher:
         return Facets(tuple(sorted(cities.items(), key=lambda c: (-c[1], c[0]))),
                       tuple(sorted(years.items(), key=lambda y: (-y[1], y[0]))))
 
-    def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits) -> list[tuple[str, float]]:
+    def _best_sentences(self, vector, bm25_hits, dense_hits) -> list[Hit]:
+        """The candidates ranked by their best sentence: one more ranking to fuse."""
+        ids = dict.fromkeys(h.chunk_id for h in bm25_hits + dense_hits)
+        scores = self.view.sentence_scores(vector, [self.view.chunk(cid) for cid in ids])
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return [Hit(cid, score, rank) for rank, (cid, score) in enumerate(ranked, start=1)]
+
+    def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits, sentence_hits) -> list[tuple[str, float]]:
         if mode == "bm25":
             return [(h.chunk_id, h.score) for h in bm25_hits]
         if mode == "dense":
             return [(h.chunk_id, h.score) for h in dense_hits]
         w_bm25, w_dense = self.config.weights.get(analysis.language, (1.0, 1.0))
-        return fuse(self.config.fusion, [(w_bm25, bm25_hits), (w_dense, dense_hits)], self.config.rrf_k)
+        rankings = [(w_bm25, bm25_hits), (w_dense, dense_hits), (w_dense * self.config.sentence_weight, sentence_hits)]
+        return fuse(self.config.fusion, rankings, self.config.rrf_k)
 
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
@@ -133,12 +147,14 @@ class Searcher:
         return first + rest
 
     @staticmethod
-    def _explanations(bm25_hits, dense_hits) -> dict[str, list]:
+    def _explanations(bm25_hits, dense_hits, sentence_hits) -> dict[str, list]:
         out: dict[str, list] = {}
         for h in bm25_hits:
-            out.setdefault(h.chunk_id, [None] * 4)[0:2] = [h.rank, h.score]
+            out.setdefault(h.chunk_id, [None] * 5)[0:2] = [h.rank, h.score]
         for h in dense_hits:
-            out.setdefault(h.chunk_id, [None] * 4)[2:4] = [h.rank, h.score]
+            out.setdefault(h.chunk_id, [None] * 5)[2:4] = [h.rank, h.score]
+        for h in sentence_hits:
+            out.setdefault(h.chunk_id, [None] * 5)[4] = h.score
         return out
 
 

@@ -10,6 +10,7 @@ counts at query time, so adding a report never rewrites another report's weights
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -140,6 +141,29 @@ class CollectionState:
         if segment_id is None:
             return (), np.zeros((0, 0), dtype=np.float32)
         return self._segment(segment_id).sentences.of_document(doc_id)
+
+    def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
+        out = {}
+        for chunk in chunks:
+            spans, vectors = self._sentence_rows(chunk.doc_id)
+            lo = bisect.bisect_left(spans, (chunk.start, chunk.start))
+            hi = bisect.bisect_left(spans, (chunk.end, chunk.end))
+            rows = [r for r in range(lo, hi) if spans[r][1] <= chunk.end]
+            if rows:
+                out[chunk.chunk_id] = float((vectors[rows] @ vector).max())
+        return out
+
+    @cached_property
+    def _sentences_by_doc(self) -> dict:
+        return {}
+
+    def _sentence_rows(self, doc_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """A report's sentence spans sorted by offset (for bisecting by chunk) and their vectors."""
+        if doc_id not in self._sentences_by_doc:
+            spans, vectors = self.sentences(doc_id)
+            order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
+            self._sentences_by_doc[doc_id] = ([(spans[i].start, spans[i].end) for i in order], vectors[order])
+        return self._sentences_by_doc[doc_id]
 
     @cached_property
     def _dead(self) -> dict[str, np.ndarray]:
