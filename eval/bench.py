@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.engine import Engine, EngineConfig, progress_printer
-from retrieval.indexing import embed_passages
+from retrieval.indexing import answer_sentences, embed_passages
 from retrieval.models import Chunk, Document, Span
+from retrieval.search.query import QueryAnalyzer
 from retrieval.search.searcher import Searcher
-
+from .ablation import NONE
 from .metrics import Judged, mean_metrics
 from .report import print_table
 from .run import other_fusion
@@ -59,28 +60,37 @@ def _chunks(corpus: list[dict], titles: bool) -> list[Chunk]:
 
 
 def _by_document(chunks: list[Chunk]) -> tuple[list[Document], list[list[Chunk]], list[int]]:
-    """The passages grouped into one document each, and the order that groups them."""
+    """The passages grouped into one document each, and the order that groups them. An
+    article's text is its passages laid end to end (their stated offsets do not always match
+    their texts), so sentence and passage spans share one coordinate system."""
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):
         groups.setdefault(c.doc_id, []).append(i)
-    docs = [Document(doc_id, "corpus.jsonl", "", "utf-8", (Span(0, 0),), chunks[rows[0]].title, False, None,
-                     None, None, None, None, None) for doc_id, rows in groups.items()]
+    docs, grouped = [], []
+    for doc_id, rows in groups.items():
+        placed, at = [], 0
+        for i in rows:
+            placed.append(dataclasses.replace(chunks[i], start=at, end=at + len(chunks[i].text)))
+            at += len(chunks[i].text) + 1
+        text = "\n".join(c.text for c in placed)
+        docs.append(Document(doc_id, "corpus.jsonl", text, "utf-8", (Span(0, len(text)),), chunks[rows[0]].title,
+                             False, None, None, None, None, None, None))
+        grouped.append(placed)
     order = [i for rows in groups.values() for i in rows]
-    return docs, [[chunks[i] for i in rows] for rows in groups.values()], order
+    return docs, grouped, order
 
 
-def _vectors(encoder, chunks: list[Chunk], cache_dir: Path) -> np.ndarray:
-    """Passage vectors, cached by model and exact indexed text: re-running a benchmark
+def _vectors(encoder, texts: list[str], cache_dir: Path, what: str = "passages") -> np.ndarray:
+    """Passage (or sentence) vectors, cached by model and exact text: re-running a benchmark
     after a change to fusion or BM25 does not re-embed the corpus."""
     from tqdm import tqdm
 
-    contexts = [c.context() for c in chunks]
-    key = hashlib.sha256((encoder.model_id + "\x1f" + "\x1e".join(contexts)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((encoder.model_id + "\x1f" + "\x1e".join(texts)).encode()).hexdigest()[:16]
     cached = cache_dir / f"bench-vectors-{key}.npy"
     if cached.exists():
         return np.load(cached)
-    bar = lambda total: tqdm(total=total, desc="embedding passages", unit="passage", file=sys.stderr)
-    vectors = embed_passages(encoder, contexts, progress=progress_printer(bar))
+    bar = lambda total: tqdm(total=total, desc=f"embedding {what}", unit=what.rstrip("s"), file=sys.stderr)  # noqa: E731
+    vectors = embed_passages(encoder, texts, progress=progress_printer(bar))
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(cached, vectors)
     return vectors
@@ -106,12 +116,18 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
     engine = Engine(dataclasses.replace(config, index_dir=scratch / "index", cache_size=0, backend=backend))
     timings["model_load_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    vectors = _vectors(engine.encoder, chunks, Path(config.encoder.cache_dir))
+    documents, grouped, order = _by_document(chunks)
+    cache = Path(config.encoder.cache_dir)
+    vectors = _vectors(engine.encoder, [c.context() for c in chunks], cache)
+    sentences = [doc.text[s.start : s.end] for doc, doc_chunks in zip(documents, grouped)
+                 for s in answer_sentences(doc, doc_chunks)]
+    sentence_vectors = _vectors(engine.encoder, sentences, cache, "sentences") if config.search.sentence_weight else \
+        np.zeros((len(sentences), engine.encoder.dimension), dtype=np.float32)
     timings["embed_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    documents, grouped, order = _by_document(chunks)
-    items = engine.indexer.index_chunks(documents, grouped, vectors=vectors[order], answers=False)
+    items = engine.indexer.index_chunks(documents, grouped, vectors=vectors[order], sentence_vectors=sentence_vectors,
+                                        facts=False)
     timings["tokenize_s"] = time.perf_counter() - t
     t = time.perf_counter()
     backend = engine.start_empty()
@@ -133,11 +149,16 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
 
     base = config.search
     variant, variant_config = other_fusion(base)
-    variants = {"bm25": (base, "bm25"), "dense": (base, "dense"), "hybrid": (base, "hybrid"),
-                variant: (variant_config, "hybrid")}
+    plain = QueryAnalyzer(engine.tokenizer, vocabulary_path=None)
+    variants = {"bm25": (base, "bm25", analyzer), "dense": (base, "dense", analyzer),
+                "hybrid": (base, "hybrid", analyzer), variant: (variant_config, "hybrid", analyzer),
+                # issue 11's mechanisms: none of them, and all but the two that act here
+                "hybrid-before": (dataclasses.replace(base, **NONE), "hybrid", plain),
+                "hybrid-no-sentences": (dataclasses.replace(base, sentence_weight=0.0), "hybrid", analyzer),
+                "hybrid-no-coinages": (dataclasses.replace(base, coined_terms=False), "hybrid", analyzer)}
     results = {}
-    for name, (search_config, mode) in variants.items():
-        searcher = Searcher(engine.view(), analyzer, search_config, embed_query=query_vectors.__getitem__)
+    for name, (search_config, mode, question_analyzer) in variants.items():
+        searcher = Searcher(engine.view(), question_analyzer, search_config, embed_query=query_vectors.__getitem__)
         judged, t = [], time.perf_counter()
         for q in tqdm(queries, desc=f"searching {name}", unit="q", file=sys.stderr):
             hits = searcher.search(q["text"], 10, mode).results

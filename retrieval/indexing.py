@@ -54,28 +54,30 @@ class Indexer:
 
     def index_chunks(self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]],
                      progress: Progress | None = None, vectors: np.ndarray | None = None,
-                     answers: bool = True) -> list[IndexedDocument]:
-        """Documents with chunks made elsewhere (a benchmark's passages); `vectors`, row for
-        row over all chunks, when they were embedded before. Without `answers` neither
-        answer sentences nor facts are made (a retrieval benchmark needs neither)."""
+                     sentence_vectors: np.ndarray | None = None, facts: bool = True) -> list[IndexedDocument]:
+        """Documents with chunks made elsewhere (a benchmark's passages). `vectors` (row for
+        row over all chunks) and `sentence_vectors` (over all their answer sentences) when
+        they were embedded before; without `facts` none are extracted (a retrieval benchmark
+        needs none)."""
         flat = [c for doc_chunks in chunks for c in doc_chunks]
         contexts = [c.context() for c in flat]
-        sentences = [answer_sentences(doc, doc_chunks) if answers else [] for doc, doc_chunks in zip(documents, chunks)]
+        sentences = [answer_sentences(doc, doc_chunks) for doc, doc_chunks in zip(documents, chunks)]
         texts = [doc.text[s.start : s.end] for doc, spans in zip(documents, sentences) for s in spans]
-        todo = contexts if vectors is None else []
-        embedded = embed_passages(self.encoder, todo + texts, self.settings.embed_batch, progress)
+        todo = (contexts if vectors is None else []) + (texts if sentence_vectors is None else [])
+        embedded = embed_passages(self.encoder, todo, self.settings.embed_batch, progress)
         if vectors is None:
-            vectors = embedded[: len(contexts)]
-        sentence_vectors = embedded[len(todo) :]
+            vectors, embedded = embedded[: len(contexts)], embedded[len(contexts) :]
+        if sentence_vectors is None:
+            sentence_vectors = embedded
         tokens = [tuple(self.tokenizer.tokens(text)) for text in contexts]
-        vocabulary = default_vocabulary(self.settings.vocabulary)
+        vocabulary = default_vocabulary(self.settings.vocabulary) if facts else None
         out, row, sentence_row = [], 0, 0
         for doc, doc_chunks, spans in zip(documents, chunks, sentences):
             n, m = len(doc_chunks), len(spans)
-            facts = in_chunks(extract_facts(doc, vocabulary, ExtractionConfig(self.settings.chunking)), doc_chunks) \
-                if answers else ()
+            found = in_chunks(extract_facts(doc, vocabulary, ExtractionConfig(self.settings.chunking)), doc_chunks) \
+                if facts else ()
             out.append(IndexedDocument(doc, tuple(doc_chunks), tuple(tokens[row : row + n]), vectors[row : row + n],
-                                       tuple(spans), sentence_vectors[sentence_row : sentence_row + m], facts))
+                                       tuple(spans), sentence_vectors[sentence_row : sentence_row + m], found))
             row += n
             sentence_row += m
         return out

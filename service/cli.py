@@ -286,6 +286,10 @@ def cmd_eval(args) -> int:
         raise FileNotFoundError(f"{args.questions}: no such questions file (one JSON question per line, "
                                 "like eval/questions.jsonl)")
     engine = open_engine(args)
+    if args.ablation:
+        from eval.ablation import run_ablation
+
+        return run_ablation(engine, Path(args.questions), name=args.name, out_dir=Path(args.out))
     return run_eval(engine, Path(args.questions), name=args.name, out_dir=Path(args.out))
 
 
@@ -382,6 +386,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--answers", action="store_true",
                     help="judge answers instead of recall: typed answers and sentence picking against "
                          "eval/answers/*.jsonl (value, cities, table cells, refusals)")
+    sp.add_argument("--ablation", action="store_true",
+                    help="each recall mechanism alone and all together, hybrid only "
+                         "(OUT/ablation-NAME.json and .md)")
     sp.set_defaults(run=cmd_eval)
 
     sp = with_paths(sub.add_parser("bench", help="the same metrics on an external benchmark folder"))

@@ -224,3 +224,29 @@ def test_a_passage_scores_as_its_best_sentence_on_both(both):
     spans, vectors = view.sentences(chunk.doc_id)
     inside = [v for s, v in zip(spans, vectors) if chunk.start <= s.start and s.end <= chunk.end]
     assert np.isclose(scores["local"][chunk.chunk_id], max(float(v @ vector) for v in inside))
+
+
+def test_a_grouped_search_gives_each_report_its_best_chunk(engine):
+
+    view = engine.view()
+    tokens = engine.analyzer.analyze("各城市空气质量优良率").tokens
+    vector = HashingEncoder(64).encode_queries(["各城市空气质量优良率"])[0]
+    for grouped, plain in ((view.lexical_per_report(tokens, 10), view.lexical(tokens, 1000)),
+                           (view.vector_per_report(vector, 10), view.vector(vector, 1000))):
+        best = {}
+        for hit in plain:
+            best.setdefault(view.chunk(hit.chunk_id).doc_id, hit)
+        assert [h.chunk_id for h in grouped] == [h.chunk_id for h in sorted(best.values(), key=lambda h: h.rank)]
+        assert np.allclose([h.score for h in grouped], [best[view.chunk(h.chunk_id).doc_id].score for h in grouped], atol=1e-5)
+    assert len(view.lexical_per_report(tokens, 2)) == 2
+    assert {view.chunk(h.chunk_id).city for h in view.lexical_per_report(tokens, 10, Filters(cities=("温州",)))} == {"温州"}
+
+
+def test_questions_across_cities_see_every_report_however_few_the_candidates(engine):
+    from retrieval.search.searcher import SearchConfig
+
+    question = "各城市空气质量优良率分别是多少"
+    reports = lambda config: {r.chunk.doc_id for r in engine.searcher(config).search(question, 10).results}  # noqa: E731
+    few = SearchConfig(candidates=1)
+    assert reports(few) == set(engine.documents())  # one grouped search per retriever
+    assert len(reports(replace(few, per_report_candidates=False))) < len(engine.documents())

@@ -86,3 +86,17 @@ def test_english_questions_reach_bm25_through_the_glossary(analyzer):
     tokens = analyzer.analyze("which city achieved 100% national-section water quality").tokens
     assert {"国控断面", "水质"} <= set(tokens)
     assert "危废" in analyzer.analyze("hazardous waste disposal").tokens
+
+
+def test_english_questions_also_reach_bm25_through_the_indicator_vocabulary(analyzer):
+    analysis = analyzer.analyze("What was the fine particulate concentration in Wenzhou?")
+    assert "细颗粒物" in " ".join(analysis.glossary) and "pm2.5" in analysis.tokens
+    assert "罚款" not in analysis.glossary  # the indicator's name is read first: this "fine" is no fine
+    assert "罚款" in " ".join(analyzer.analyze("fines imposed in Wenzhou").glossary)
+    assert "细颗粒物" not in " ".join(QueryAnalyzer(Tokenizer(), vocabulary_path=None).analyze("fine particulate").glossary)
+
+
+def test_domain_synonyms_are_looked_for_too(analyzer):
+    assert "问责" in analyzer.analyze("嘉兴有多少干部被追责").synonym_tokens
+    assert "国考" in analyzer.analyze("温州国控断面水质").synonym_tokens  # found inside the compound
+    assert analyzer.analyze("温州空气质量").synonym_tokens == ()

@@ -64,3 +64,43 @@ def test_a_passage_that_never_names_its_city_still_matches_it(fake_engine, seed_
     assert "温州" not in chunk.text
     results = fake_engine.search("温州柴油货车淘汰", k=3, mode="bm25").results
     assert chunk.chunk_id in [r.chunk.chunk_id for r in results]
+
+
+def test_a_coinage_asked_without_its_quotation_marks_is_found(fake_engine):
+    # the report writes “五书同达”; the question's cut (五书同/达) shares no token with the report's
+    question = "五书同达是什么机制"
+    found = lambda config: fake_engine.searcher(config).search(question, 1, "bm25").results[0].chunk.text  # noqa: E731
+    assert "五书同达" in found(SearchConfig())
+    assert "五书同达" not in found(SearchConfig(coined_terms=False))
+
+
+def test_a_passage_with_a_matching_sentence_ranks_on_it(fake_engine):
+    result = fake_engine.search("赣州美丽建设项目完成投资", k=1).results[0]
+    assert result.explanation.sentence_score is not None and -1 <= result.explanation.sentence_score <= 1
+    bm25 = fake_engine.searcher(SearchConfig()).search("赣州美丽建设项目完成投资", 1, "bm25").results[0]
+    assert bm25.explanation.sentence_score is None  # only hybrid ranks on sentences
+
+
+def test_a_report_with_little_on_the_question_is_not_brought_forward(fake_engine):
+    question = "哪些城市开展了减污降碳协同试点"
+
+    def brought_forward(floor):  # results placed ahead of a better-scored one: a report's best
+        results = fake_engine.searcher(SearchConfig(report_floor=floor)).search(question, 50).results
+        return results[0].score, [r for i, r in enumerate(results) if any(o.score > r.score for o in results[i + 1:])]
+
+    top, padded = brought_forward(0.0)
+    assert any(r.score < 0.5 * top for r in padded)  # with no floor, weak reports jump ahead
+    top, brought = brought_forward(0.5)
+    assert brought and all(r.score >= 0.5 * top for r in brought)
+
+
+def test_feedback_adds_the_top_passages_terms_for_english(fake_engine):
+    from retrieval.search.searcher import Searcher
+
+    searcher = fake_engine.searcher(SearchConfig(feedback_terms=3))
+    analysis = searcher.analyzer.analyze("air quality of Xiamen")
+    extra = Searcher._lexical_tokens(searcher, analysis)[len(analysis.tokens) + len(analysis.synonym_tokens):]
+    assert 1 <= len(extra) and all(any("\u4e00" <= ch <= "\u9fff" for ch in t) or t.isalnum() for t in extra)
+    chinese = searcher.analyzer.analyze("厦门空气质量")
+    assert fake_engine.searcher(SearchConfig(feedback_terms=3, coined_terms=False))._lexical_tokens(chinese) == \
+        chinese.tokens + chinese.synonym_tokens  # Chinese questions get none

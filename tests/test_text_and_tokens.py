@@ -75,3 +75,11 @@ def test_bm25_parameters_are_checked():
 def test_bm25_on_an_empty_query_or_corpus():
     assert BM25Index([["a"]]).scores([]).tolist() == [0.0]
     assert BM25Index([]).scores(["a"]).size == 0
+
+
+def test_a_term_a_report_marks_is_also_one_whole_token(tokenizer):
+    # jieba cuts 五书同达 as 五书/同达 here and as 五书同/达 in a question: the marked whole joins both
+    tokens = tokenizer.tokens("推行“五书同达”机制,出台《嘉兴市生态环境保护条例》,“12345”热线")
+    assert {"五书同达", "嘉兴市生态环境保护条例"} <= set(tokens)
+    assert "12345" in tokens and tokens.count("12345") == 1  # already whole: not added twice
+    assert "五书同达" in tokenizer.tokens("“五书同达”是什么", query=True)

@@ -127,6 +127,13 @@ class SearchView(Protocol):
     def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         """The k chunks nearest to a normalised query vector by inner product, best first."""
 
+    def lexical_per_report(self, tokens: Sequence[str], reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        """Each report's best chunk by BM25, for the `reports` best reports, best first: one
+        grouped search, so a report is a candidate however many chunks other reports have."""
+
+    def vector_per_report(self, vector: np.ndarray, reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        """Each report's nearest chunk to the query vector, for the `reports` best reports."""
+
     def chunk(self, chunk_id: str) -> Chunk:
         """A chunk this view returned or holds; KeyError if it holds none by that id."""
 

@@ -178,29 +178,51 @@ class MilvusView:
     def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         if not self._committed:
             return []
+        return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", self._dense_params(k), k, filters)
+
+    def _dense_params(self, k: int) -> dict:
         settings = self._backend.settings
         params = {"metric_type": "IP"}
         if settings.index_type == "HNSW":
             params["params"] = {"ef": max(settings.hnsw_ef, self._limit(k))}
         elif settings.index_type == "IVF_FLAT":
             params["params"] = {"nprobe": settings.ivf_nprobe}
-        return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", params, k, filters)
+        return params
+
+    def lexical_per_report(self, tokens: Sequence[str], reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        text = " ".join(t for t in tokens if t.strip())
+        if not text or not self._committed:
+            return []
+        return self._search([text], "sparse", {"metric_type": "BM25"}, reports, filters, per_report=True)
+
+    def vector_per_report(self, vector: np.ndarray, reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        if not self._committed:
+            return []
+        return self._search([np.asarray(vector, dtype=np.float32).tolist()], "dense", self._dense_params(reports),
+                            reports, filters, per_report=True)
 
     def _limit(self, k: int) -> int:
         """k plus room for rows of other versions: a report being replaced has two."""
         return min(16384, k + max(self._backend.settings.overfetch, 2 * self._largest))
 
-    def _search(self, data, field_name: str, params: dict, k: int, filters: Filters) -> list[Hit]:
+    def _search(self, data, field_name: str, params: dict, k: int, filters: Filters, per_report: bool = False) -> list[Hit]:
         backend = self._backend
+        # Grouped by report, a group holds a report's two best rows, as a report being replaced
+        # has rows of two versions and only the committed one may answer (should both be of
+        # the other version, the report misses this grouped search, not the plain one).
+        grouping = {"group_by_field": "doc_id", "group_size": 2, "limit": k} if per_report else {"limit": self._limit(k)}
         rows = backend.call("search", backend.chunks_name, data=data, anns_field=field_name,
-                            limit=self._limit(k), filter=filter_expression(filters),
-                            output_fields=_CHUNK_FIELDS, search_params=params, consistency_level=_STRONG)[0]
-        hits = []
+                            filter=filter_expression(filters), output_fields=_CHUNK_FIELDS, search_params=params,
+                            consistency_level=_STRONG, **grouping)[0]
+        hits, reports = [], set()
         for row in rows:
             entity = row["entity"]
             committed = self._committed.get(entity["doc_id"])
             if committed is None or committed.version != entity["version"]:
                 continue  # a version being written, or one already replaced
+            if per_report and entity["doc_id"] in reports:
+                continue
+            reports.add(entity["doc_id"])
             chunk = _chunk_of(entity)
             self._chunks[chunk.chunk_id] = chunk
             hits.append((float(row["distance"]), chunk.chunk_id))

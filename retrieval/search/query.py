@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from retrieval.text.normalize import is_traditional, to_simplified
+from retrieval.facts.vocabulary import DEFAULT_VOCABULARY, default_vocabulary
+from retrieval.text.normalize import is_traditional, normalize_text, to_simplified
 from retrieval.text.places import CITY_NAMES, cities_in
 from retrieval.text.tokenize import DATA, Tokenizer
 
@@ -61,12 +62,49 @@ class QueryAnalysis:
     tokens: tuple[str, ...]  # for BM25, glossary terms included
     dense_text: str  # for the encoder: an English question carries its glossary terms along
     glossary: tuple[str, ...] = ()  # the Chinese terms of each English phrase matched (alternatives, space-separated)
+    synonym_tokens: tuple[str, ...] = ()  # BM25 tokens of the domain synonyms of words in the question
 
 
 class QueryAnalyzer:
-    def __init__(self, tokenizer: Tokenizer, glossary_path: Path = DATA / "glossary_en_zh.tsv"):
+    """English reaches BM25 through Chinese terms: the glossary's phrases, and the indicators
+    of the answers' vocabulary (one list of indicator names for both), read as English."""
+
+    def __init__(self, tokenizer: Tokenizer, glossary_path: Path = DATA / "glossary_en_zh.tsv",
+                 synonyms_path: Path = DATA / "synonyms.tsv", vocabulary_path: Path | None = DEFAULT_VOCABULARY):
         self.tokenizer = tokenizer
         self.glossary_path = glossary_path
+        self.synonyms_path = synonyms_path
+        self.vocabulary_path = vocabulary_path
+
+    def indicator_terms(self, english: str) -> tuple[list[str], str]:
+        """The Chinese names of the indicators an English question names, and the question
+        without those names (so "fine particulate" is not also read as a 罚款 fine). The
+        vocabulary is loaded only for English: a cold Chinese question never compiles it."""
+        text = normalize_text(english)
+        if self.vocabulary_path is None:
+            return [], text
+        terms = []
+        for m in default_vocabulary(self.vocabulary_path).mentioned(text):
+            terms.append(" ".join(m.indicator.zh))
+            text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
+        return terms, text
+
+    @cached_property
+    def _synonyms(self) -> list[tuple[str, ...]]:
+        return [tuple(w.strip().lower() for w in line.split("\t") if w.strip())
+                for line in Path(self.synonyms_path).read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#")]
+
+    def synonym_tokens(self, normal_text: str, tokens: list[str]) -> tuple[str, ...]:
+        """Tokens of the other words of each synonym group a word of the question belongs to
+        (found in its normal form, so 国控 inside 国控断面 counts), less those it already has."""
+        extra: list[str] = []
+        for group in self._synonyms:
+            if any(word in normal_text for word in group):
+                for word in group:
+                    if word not in normal_text:
+                        extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
+        return tuple(extra)
 
     @cached_property
     def _glossary(self) -> list[tuple[re.Pattern, str]]:
@@ -98,11 +136,15 @@ class QueryAnalyzer:
             language = "en"
         tokens = self.tokenizer.tokens(text, query=True)
         glossary = self.glossary_terms(simplified)
+        if language == "en":
+            named, rest = self.indicator_terms(simplified)
+            glossary = named + [t for t in self.glossary_terms(rest) if t not in named]
         for terms in glossary:
             tokens.extend(self.tokenizer.tokens(terms, query=True))
         dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"
+        synonyms = self.synonym_tokens(normalize_text(f"{simplified} {' '.join(glossary)}"), tokens)
         cities = tuple(cities_in(simplified))
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
         return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
-                             tuple(glossary))
+                             tuple(glossary), synonyms)

@@ -4,6 +4,7 @@ compare cities, each result explaining where its score came from."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ from retrieval.backends.base import NO_FILTERS, Filters, SearchView
 from retrieval.search.fusion import FUSION_METHODS, fuse
 from retrieval.models import Explanation, Hit, Result
 from retrieval.text.normalize import normalize
+from retrieval.text.tokenize import LONGEST_MARKED_TERM
 from retrieval.search.query import QueryAnalysis, QueryAnalyzer
 
 MODES = ("hybrid", "bm25", "dense")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{3,}")
 
 
 @dataclass(frozen=True)
@@ -27,15 +30,27 @@ class SearchConfig:
     # hybrid also ranks candidates by their best sentence's cosine (the sentence vectors
     # answers use), weighted as the passage vectors are; 0 turns it off
     sentence_weight: float = 1.0
+    synonyms: bool = True  # BM25 also looks for the domain synonyms of the question's words (data/synonyms.tsv)
+    coined_terms: bool = True  # BM25 also looks for report coinages the question's cut split apart
     city_boost: float = 1.0  # score multiplied by 1 + boost for the cities a question names
     year_boost: float = 0.2
     diversify: bool = True
+    report_floor: float = 0.5  # of the top score, that a report's best needs to be brought forward
+    # questions across cities also take each report's best chunk as a candidate (one grouped
+    # search per retriever), so no report is missed because others fill the candidate lists
+    per_report_candidates: bool = True
+    report_candidates: int = 100  # reports a grouped search returns, each with its best chunk
+    # pseudo-relevance feedback for English questions: BM25 also looks for the terms that best
+    # mark the dense ranking's first passages (RM3's weights: share of each passage's tokens x
+    # idf). Measured (eval/README.md): it drifts more than it helps here, so it is off.
+    feedback_terms: int = 0
+    feedback_passages: int = 3
 
     def __post_init__(self):
         if self.fusion not in FUSION_METHODS:
             raise ValueError(f"fusion must be one of {', '.join(FUSION_METHODS)}, got {self.fusion!r}")
-        if self.rrf_k < 1 or self.candidates < 1:
-            raise ValueError("rrf_k and candidates must be positive")
+        if self.rrf_k < 1 or self.candidates < 1 or self.report_candidates < 1:
+            raise ValueError("rrf_k, candidates and report_candidates must be positive")
 
 
 @dataclass(frozen=True)
@@ -76,11 +91,18 @@ class Searcher:
         started = time.perf_counter()
         analysis = self.analyzer.analyze(query)
         n = self.config.candidates
-        bm25_hits = self.view.lexical(analysis.tokens, n, filters) if mode in ("hybrid", "bm25") else []
-        dense_hits, sentence_hits = [], []
+        grouped = self.config.per_report_candidates and analysis.across_cities
+        bm25_hits, dense_hits, sentence_hits = [], [], []
+        if mode in ("hybrid", "bm25"):
+            tokens = self._lexical_tokens(analysis)
+            bm25_hits = self.view.lexical(tokens, n, filters)
+            if grouped:
+                bm25_hits = _merged(bm25_hits, self.view.lexical_per_report(tokens, self.config.report_candidates, filters))
         if mode in ("hybrid", "dense"):
             vector = self.embed_query(analysis.dense_text)
             dense_hits = self.view.vector(vector, n, filters)
+            if grouped:
+                dense_hits = _merged(dense_hits, self.view.vector_per_report(vector, self.config.report_candidates, filters))
             if mode == "hybrid" and self.config.sentence_weight > 0:
                 sentence_hits = self._best_sentences(vector, bm25_hits, dense_hits)
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits, sentence_hits)
@@ -106,6 +128,31 @@ class Searcher:
                 years[chunk.year] += 1
         return Facets(tuple(sorted(cities.items(), key=lambda c: (-c[1], c[0]))),
                       tuple(sorted(years.items(), key=lambda y: (-y[1], y[0]))))
+
+    def _lexical_tokens(self, analysis: QueryAnalysis) -> tuple[str, ...]:
+        """The question's tokens, and every term the collection holds that jieba's cut of the
+        question split apart: a report's coinage (“五书同达”, a whole token where the report
+        marks it) asked without its quotation marks."""
+        tokens = analysis.tokens + (analysis.synonym_tokens if self.config.synonyms else ())
+        if self.config.feedback_terms and analysis.language == "en":
+            tokens += self._feedback_terms(analysis, tokens)
+        if not self.config.coined_terms:
+            return tokens
+        candidates = {run[i:j] for run in _CJK_RUN.findall(normalize(analysis.simplified).text)
+                      for i in range(len(run)) for j in range(i + 3, min(i + LONGEST_MARKED_TERM, len(run)) + 1)}
+        candidates = [c for c in candidates if not any(c in t for t in analysis.tokens)]
+        return tokens + tuple(sorted(self.view.idf(candidates))) if candidates else tokens
+
+    def _feedback_terms(self, analysis: QueryAnalysis, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        weights: Counter = Counter()
+        for hit in self.view.vector(self.embed_query(analysis.dense_text), self.config.feedback_passages):
+            counts = Counter(self.analyzer.tokenizer.tokens(self.view.chunk(hit.chunk_id).text, query=True))
+            total = sum(counts.values()) or 1
+            for term, n in counts.items():
+                weights[term] += n / total
+        idf = self.view.idf([t for t in weights if len(t) > 1 and t not in tokens])
+        ranked = sorted(idf, key=lambda t: (-weights[t] * idf[t], t))
+        return tuple(ranked[: self.config.feedback_terms])
 
     def _best_sentences(self, vector, bm25_hits, dense_hits) -> list[Hit]:
         """The candidates ranked by their best sentence: one more ranking to fuse."""
@@ -138,11 +185,17 @@ class Searcher:
         return sorted(out, key=lambda item: (-item[1], item[0]))
 
     def _diversify(self, ranked):
-        """Each report's best result first, in score order, then the rest as ranked."""
+        """Each report's best result first, in score order, then the rest as ranked; but only
+        a report whose best passage scores at least `report_floor` of the best one overall is
+        brought forward: a report with nothing on the question is not padded in ahead of
+        another report's second answer."""
+        if not ranked:
+            return ranked
+        floor = ranked[0][1] * self.config.report_floor
         seen, first, rest = set(), [], []
         for item in ranked:
             doc = self.view.chunk(item[0]).doc_id
-            (rest if doc in seen else first).append(item)
+            (rest if doc in seen or item[1] < floor else first).append(item)
             seen.add(doc)
         return first + rest
 
@@ -156,6 +209,13 @@ class Searcher:
         for h in sentence_hits:
             out.setdefault(h.chunk_id, [None] * 5)[4] = h.score
         return out
+
+
+def _merged(hits: list[Hit], more: list[Hit]) -> list[Hit]:
+    """One retriever's two candidate lists as one ranking (a chunk in both counted once)."""
+    scores = {h.chunk_id: h.score for h in more} | {h.chunk_id: h.score for h in hits}
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [Hit(cid, score, rank) for rank, (cid, score) in enumerate(ranked, start=1)]
 
 
 # Words a question is phrased with rather than what it asks about: worth matching, not marking.

@@ -17,6 +17,12 @@ from retrieval.text.substring_table import SubstringTable, write_table
 
 DATA = Path(__file__).parent.parent / "data"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
+# A term a report coins and marks as one (“五书同达”, 《…条例》): a whole token beside jieba's
+# cut, which splits such terms differently from one context to the next.
+LONGEST_MARKED_TERM = 12
+_MARKED_TERM = re.compile(r"[“「『《\"]([^“”「」『』《》\"\s]{2,%d})[”」』》\"]" % LONGEST_MARKED_TERM)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+VERSION = 2  # of how tokens are made from jieba's cut; the index records it
 
 
 def _read_list(path: Path) -> frozenset[str]:
@@ -39,7 +45,7 @@ class TokenizerConfig:
 
     def fingerprint(self) -> str:
         """Changes whenever the tokens of a text could change: the index records it."""
-        h = hashlib.sha256(self.mode.encode())
+        h = hashlib.sha256(f"{self.mode} {VERSION}".encode())
         for path in (self.domain_words, self.stopwords):
             h.update(Path(path).read_bytes())
         return h.hexdigest()[:16]
@@ -119,6 +125,11 @@ class Tokenizer:
                 continue
             s, e = norm.source_span(start, end)
             out.append(Token(word, s, e))
+        cut = {t.text for t in out}
+        for m in _MARKED_TERM.finditer(norm.text):
+            word = m.group(1)
+            if word not in cut and word not in drop and _CJK.search(word) and _WORDLIKE.fullmatch(word):
+                out.append(Token(word, *norm.source_span(m.start(1), m.end(1))))
         return out
 
     def tokens(self, text: str, query: bool = False) -> list[str]:

@@ -241,7 +241,28 @@ class CollectionState:
             candidates += _best(segment, rows, scores[rows], k)
         return _ranked(candidates, k)
 
+    def lexical_per_report(self, tokens: Sequence[str], reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        best: list[tuple[float, str]] = []
+        for segment in self.segments:
+            scores = self.bm25_scores(segment, tokens)
+            allowed = self._allowed(segment, filters)
+            matched = scores > 0 if allowed is None else (scores > 0) & allowed
+            best += _best_per_report(segment, matched, scores)
+        return _ranked(best, reports)
+
     # ----- dense -----------------------------------------------------------------------
+
+    def vector_per_report(self, vector: np.ndarray, reports: int, filters: Filters = NO_FILTERS) -> list[Hit]:
+        """Exact inner products over the allowed rows: a report's best chunk may lie beyond
+        any approximate index's top k."""
+        query = np.ascontiguousarray(vector, dtype=np.float32)
+        best: list[tuple[float, str]] = []
+        for segment in self.segments:
+            if len(segment):
+                allowed = self._allowed(segment, filters)
+                best += _best_per_report(segment, np.ones(len(segment), dtype=bool) if allowed is None else allowed,
+                                         segment.vectors @ query)
+        return _ranked(best, reports)
 
     def vector(self, vector: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
@@ -278,6 +299,16 @@ def _search_selected(segment: Segment, query: np.ndarray, allowed: np.ndarray, k
     scores, rows = segment.faiss.search(query, min(k, int(allowed.sum()) or 1), params=params)
     keep = rows[0] >= 0
     return rows[0][keep], scores[0][keep]
+
+
+def _best_per_report(segment: Segment, allowed: np.ndarray, scores: np.ndarray) -> list[tuple[float, str]]:
+    out = []
+    for rows in segment.doc_rows.values():
+        rows = np.asarray(rows)[allowed[rows]]
+        if len(rows):
+            top = rows[int(np.argmax(scores[rows]))]
+            out.append((float(scores[top]), segment.chunks[top].chunk_id))
+    return out
 
 
 def _best(segment: Segment, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[float, str]]:
