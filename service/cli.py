@@ -306,7 +306,8 @@ def cmd_bench(args) -> int:
 def cmd_perf(args) -> int:
     from eval.perf import run_perf
 
-    return run_perf(engine_config(args), out=Path(args.out), quick=args.quick)
+    out = args.out or ("eval/results/perf-quick" if args.quick else "eval/results/perf")
+    return run_perf(engine_config(args), out=Path(out), quick=args.quick)
 
 
 def _top_k(text: str) -> int:
@@ -400,8 +401,9 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(run=cmd_bench)
 
     sp = with_paths(sub.add_parser("perf", help="latency, throughput and scale benchmark"))
-    sp.add_argument("--out", default="eval/results/perf", help="results go to OUT.json and OUT.png "
-                                                               "(default: eval/results/perf)")
+    sp.add_argument("--out", help="results go to OUT.json and OUT.png (default: eval/results/perf, "
+                                  "or eval/results/perf-quick with --quick, so a quick look never "
+                                  "overwrites a full run)")
     sp.add_argument("--quick", action="store_true", help="smaller scale curve, for a fast look")
     sp.set_defaults(run=cmd_perf)
     return p

@@ -130,9 +130,9 @@ class Searcher:
                       tuple(sorted(years.items(), key=lambda y: (-y[1], y[0]))))
 
     def _lexical_tokens(self, analysis: QueryAnalysis) -> tuple[str, ...]:
-        """The question's tokens, and every term the collection holds that jieba's cut of the
-        question split apart: a report's coinage (“五书同达”, a whole token where the report
-        marks it) asked without its quotation marks."""
+        """BM25's tokens: the question's, its words' domain synonyms, feedback terms when
+        configured, and every term the collection holds that jieba's cut of the question split
+        apart (a report's coinage, “五书同达”, asked without its quotation marks)."""
         tokens = analysis.tokens + (analysis.synonym_tokens if self.config.synonyms else ())
         if self.config.feedback_terms and analysis.language == "en":
             tokens += self._feedback_terms(analysis, tokens)

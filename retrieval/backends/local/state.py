@@ -143,26 +143,33 @@ class CollectionState:
         return self._segment(segment_id).sentences.of_document(doc_id)
 
     def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
-        out = {}
+        by_doc: dict[str, list[Chunk]] = {}
         for chunk in chunks:
-            spans, vectors = self._sentence_rows(chunk.doc_id)
-            lo = bisect.bisect_left(spans, (chunk.start, chunk.start))
-            hi = bisect.bisect_left(spans, (chunk.end, chunk.end))
-            rows = [r for r in range(lo, hi) if spans[r][1] <= chunk.end]
-            if rows:
-                out[chunk.chunk_id] = float((vectors[rows] @ vector).max())
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        out = {}
+        for doc_id, doc_chunks in by_doc.items():
+            starts, ends, vectors = self._sentence_rows(doc_id)
+            if not len(starts):
+                continue
+            scores = vectors @ vector  # each report's sentences once, not once per chunk
+            for chunk in doc_chunks:
+                lo, hi = bisect.bisect_left(starts, chunk.start), bisect.bisect_right(ends, chunk.end)
+                if lo < hi:
+                    out[chunk.chunk_id] = float(scores[lo:hi].max())
         return out
 
     @cached_property
     def _sentences_by_doc(self) -> dict:
         return {}
 
-    def _sentence_rows(self, doc_id: str) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """A report's sentence spans sorted by offset (for bisecting by chunk) and their vectors."""
+    def _sentence_rows(self, doc_id: str) -> tuple[list[int], list[int], np.ndarray]:
+        """A report's sentence starts and ends in file order (sentences do not overlap, so a
+        chunk's are one run of rows, found by bisecting) and their vectors."""
         if doc_id not in self._sentences_by_doc:
             spans, vectors = self.sentences(doc_id)
             order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
-            self._sentences_by_doc[doc_id] = ([(spans[i].start, spans[i].end) for i in order], vectors[order])
+            self._sentences_by_doc[doc_id] = ([spans[i].start for i in order], [spans[i].end for i in order],
+                                              vectors[order] if order else vectors)
         return self._sentences_by_doc[doc_id]
 
     @cached_property
