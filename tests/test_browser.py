@@ -50,7 +50,8 @@ def test_ask_on_the_page_and_open_the_citation(browser, real_engine):
 
         results = browser.find_elements(By.CSS_SELECTOR, "#results .result")
         cities = [r.get_attribute("data-city") for r in results]
-        assert "温州" in cities[:3] and "赣州" in cities[:3]
+        # a question across cities: each answering report's best passage among the first five
+        assert "温州" in cities[:5] and "赣州" in cities[:5]
         wenzhou = results[cities.index("温州")]
         assert "seeds/000_151f93f2618fcf8d.txt" in wenzhou.find_element(By.CSS_SELECTOR, ".cite").text
         assert wenzhou.find_elements(By.TAG_NAME, "mark"), "matches are highlighted"

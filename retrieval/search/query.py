@@ -139,8 +139,8 @@ class QueryAnalyzer:
         if language == "en":
             named, rest = self.indicator_terms(simplified)
             glossary = named + [t for t in self.glossary_terms(rest) if t not in named]
-        for terms in glossary:
-            tokens.extend(self.tokenizer.tokens(terms, query=True))
+        for terms in glossary:  # each Chinese word once per phrase: an indicator's many names are one mention
+            tokens.extend(dict.fromkeys(self.tokenizer.tokens(terms, query=True)))
         dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"
         synonyms = self.synonym_tokens(normalize_text(f"{simplified} {' '.join(glossary)}"), tokens)
         cities = tuple(cities_in(simplified))
