@@ -106,7 +106,10 @@ def split_token_vectors(folder: Path) -> tuple[Path, Path]:
     import onnx
     from onnx import helper, numpy_helper
 
-    model = onnx.load(str(export_onnx(folder)))
+    whole = export_onnx(folder)
+    started = time.perf_counter()
+    log.info("splitting the token-vector table out of the ONNX model, once, for quick starts")
+    model = onnx.load(str(whole))
     graph = model.graph
     tables = {t.name: t for t in graph.initializer}
     lookup = next((n for n in graph.node if n.op_type == "Gather" and n.input[0] in tables and n.input[1] == "input_ids"), None)
@@ -118,7 +121,8 @@ def split_token_vectors(folder: Path) -> tuple[Path, Path]:
     graph.initializer.remove(table)
     graph.input.append(helper.make_tensor_value_info(lookup.output[0], onnx.TensorProto.FLOAT, ["batch", "tokens", table.dims[1]]))
     _write_aside(encoder, lambda path: onnx.save(model, path))
-    (folder / ONNX_FILE).unlink()
+    whole.unlink()
+    log.info("split the model in %.1f s", time.perf_counter() - started)
     return encoder, vectors
 
 
