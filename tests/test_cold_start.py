@@ -90,3 +90,25 @@ def test_a_cold_start_encoder_gives_the_vectors_of_a_warm_one(real_engine):
     assert "tokenizer" not in cold.__dict__  # questions never loaded the whole vocabulary
     folder = cold.folder
     assert (folder / "onnx" / "encoder.onnx").exists() and not (folder / "onnx" / "model.onnx").exists()
+
+
+def test_a_damaged_dictionary_table_costs_speed_not_answers(tmp_path, caplog):
+    table = tmp_path / "jieba.sqlite"
+    table.write_bytes(b"not a database, whatever happened to it")
+    cold = WordTokenizer(dictionary_table=table)
+    with caplog.at_level("WARNING"):
+        tokens = cold.tokens("温州国控断面水质", query=True)
+    assert tokens == WordTokenizer().tokens("温州国控断面水质", query=True)
+    assert "unusable" in caplog.text and "delete it" in caplog.text
+
+
+def test_a_damaged_piece_table_leaves_questions_to_the_whole_tokenizer(tmp_path, caplog):
+    from retrieval.embedding import onnx_encoder
+
+    (tmp_path / onnx_encoder.PIECE_TABLE_FILE).write_bytes(b"broken")
+    _unigram_tokenizer(tmp_path / "tokenizer.json")
+    encoder = onnx_encoder.OnnxEncoder.__new__(onnx_encoder.OnnxEncoder)  # just the tokenizer parts
+    encoder.folder, encoder._pad, encoder._max_length = tmp_path, "<pad>", 512
+    with caplog.at_level("WARNING"):
+        assert encoder._question_pieces() is None
+    assert "whole tokenizer" in caplog.text

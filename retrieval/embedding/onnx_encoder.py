@@ -12,6 +12,7 @@ which is what a one-question command waits for, and a question touches only its 
 from __future__ import annotations
 
 import json
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 import os
 import tempfile
@@ -177,9 +178,13 @@ class OnnxEncoder(Encoder):
 
     def _question_pieces(self) -> QuestionPieces | None:
         table = self.folder / PIECE_TABLE_FILE
-        if not table.exists() and not write_piece_table(self.folder / "tokenizer.json", table):
+        try:
+            if not table.exists() and not write_piece_table(self.folder / "tokenizer.json", table):
+                return None
+            return QuestionPieces(table, self._pad, self._max_length)
+        except (OSError, sqlite3.Error) as e:  # a read-only model folder: only slower
+            log.warning("questions are cut by the whole tokenizer: its piece table %s is unusable (%s)", table, e)
             return None
-        return QuestionPieces(table, self._pad, self._max_length)
 
     def _ids_and_mask(self, texts: list[str], kind: str) -> tuple[np.ndarray, np.ndarray]:
         if kind == "query" and self._pieces and "tokenizer" not in self.__dict__ and self._pieces.handles(texts):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sqlite3
 import threading
 import warnings
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from retrieval.text.normalize import normalize
 from retrieval.text.substring_table import SubstringTable, write_table
 
 DATA = Path(__file__).parent.parent / "data"
+log = logging.getLogger("reportqa.tokens")
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
 # A term a report coins and marks as one (“五书同达”, 《…条例》): a whole token beside jieba's
 # cut, which splits such terms differently from one context to the next.
@@ -86,7 +88,11 @@ class Tokenizer:
             if parts:
                 tok.add_word(parts[0].lower(), int(parts[1]) if len(parts) > 1 else None)
         if self.dictionary_table is not None and not self.dictionary_table.exists():
-            write_table(self.dictionary_table, ((w, n, 0.0) for w, n in tok.FREQ.items()), {"total": str(tok.total)})
+            try:
+                write_table(self.dictionary_table, ((w, n, 0.0) for w, n in tok.FREQ.items()), {"total": str(tok.total)})
+            except (OSError, sqlite3.Error) as e:  # a read-only cache: questions are cut as before
+                log.warning("jieba's dictionary table %s cannot be written (%s); cold questions load it whole",
+                            self.dictionary_table, e)
         return tok
 
     @cached_property
@@ -99,8 +105,13 @@ class Tokenizer:
         table = self.dictionary_table
         if not query or "_jieba" in self.__dict__ or table is None or not table.exists():
             return self._jieba
+        try:
+            words = self._table.within([text])
+        except sqlite3.Error as e:  # a damaged table: cut as a server does, and say so once
+            log.warning("jieba's dictionary table %s is unusable (%s); delete it to have it rewritten", table, e)
+            return self._jieba
         tok = _import_jieba().Tokenizer()
-        tok.FREQ = {word: number for word, (number, _) in self._table.within([text]).items()}
+        tok.FREQ = {word: number for word, (number, _) in words.items()}
         tok.total = int(self._table.meta["total"])
         tok.initialized = True
         return tok
