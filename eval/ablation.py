@@ -26,9 +26,10 @@ COLUMNS = (("overall", "recall@1"), ("overall", "recall@5"), ("overall", "recall
            ("kind=multi_city", "recall@5"))
 
 # Everything issue 11 added, switched off: the ranking before it.
-NONE = dict(sentence_weight=0.0, synonyms=False, coined_terms=False, per_report_candidates=False, report_floor=0.0)
+NONE = dict(sentence_weight=0.0, synonyms=False, coined_terms=False, per_report_candidates=False, report_floor=0.0,
+            feedback_terms=0)
 ALONE = {
-    "best sentence": dict(sentence_weight=1.0),
+    "best sentence": dict(sentence_weight=SearchConfig.sentence_weight),
     "synonyms": dict(synonyms=True),
     "coinages": dict(coined_terms=True),
     "indicator names for English": {},  # the analyzer's switch, below

@@ -156,9 +156,14 @@ def run_bench(folder: Path, split: str, json_out: Path | None, config: EngineCon
                 "hybrid-before": (dataclasses.replace(base, **NONE), "hybrid", plain),
                 "hybrid-no-sentences": (dataclasses.replace(base, sentence_weight=0.0), "hybrid", analyzer),
                 "hybrid-no-coinages": (dataclasses.replace(base, coined_terms=False), "hybrid", analyzer)}
+    def vector_of(text: str) -> np.ndarray:  # another analyzer may word a question's dense text otherwise
+        if text not in query_vectors:
+            query_vectors[text] = encoder.encode_queries([text])[0]
+        return query_vectors[text]
+
     results = {}
     for name, (search_config, mode, question_analyzer) in variants.items():
-        searcher = Searcher(engine.view(), question_analyzer, search_config, embed_query=query_vectors.__getitem__)
+        searcher = Searcher(engine.view(), question_analyzer, search_config, embed_query=vector_of)
         judged, t = [], time.perf_counter()
         for q in tqdm(queries, desc=f"searching {name}", unit="q", file=sys.stderr):
             hits = searcher.search(q["text"], 10, mode).results

@@ -112,3 +112,13 @@ def test_a_damaged_piece_table_leaves_questions_to_the_whole_tokenizer(tmp_path,
     with caplog.at_level("WARNING"):
         assert encoder._question_pieces() is None
     assert "whole tokenizer" in caplog.text
+
+
+def test_a_piece_table_of_another_tokenizer_is_not_used(tmp_path):
+    _unigram_tokenizer(tmp_path / "tokenizer.json")
+    write_piece_table(tmp_path / "tokenizer.json", tmp_path / "pieces.sqlite")
+    _unigram_tokenizer(tmp_path / "tokenizer.json")  # replaced (a new file, a new time stamp)
+    import os
+    os.utime(tmp_path / "tokenizer.json", ns=(1, 1))
+    with pytest.raises(ValueError, match="another tokenizer.json"):
+        QuestionPieces(tmp_path / "pieces.sqlite", "<pad>", 512)

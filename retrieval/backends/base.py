@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Hashable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Hashable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -112,6 +112,19 @@ def fact_allowed(fact: Fact, filters: Filters) -> bool:
             and (not filters.doc_ids or fact.doc_id in filters.doc_ids))
 
 
+def best_sentence_of_chunks(chunks: Sequence[Chunk], sentences: Iterable[tuple[str, Span, float]]) -> dict[str, float]:
+    """Each chunk's best-scoring sentence among (doc_id, span, score) rows: a sentence
+    counts for the chunk of its report whose span holds it."""
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    best: dict[str, float] = {}
+    for doc_id, span, score in sentences:
+        for chunk in by_doc.get(doc_id, ()):
+            if chunk.start <= span.start and span.end <= chunk.end and score > best.get(chunk.chunk_id, -2.0):
+                best[chunk.chunk_id] = score
+    return best
+
 def content_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 
@@ -151,8 +164,9 @@ class SearchView(Protocol):
     def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
         """For each of these chunks, the best inner product between the query vector and one
         of its stored sentences: a passage is as good as its best sentence, which a passage
-        vector averages away. Chunks without stored sentences (or, on an approximate index,
-        whose sentences are not among the nearest) are left out."""
+        vector averages away. Chunks without stored sentences are left out (and, on a backend
+        that searches the sentences rather than scoring them all, chunks whose sentences are
+        not among the nearest it returns)."""
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 idf of the terms the collection holds (terms it lacks are left out); kept in

@@ -28,12 +28,12 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from retrieval.backends.base import (NO_FILTERS, BackendError, CollectionOutdated, CollectionUnusable, Counts, Expectation, Filters,
-                                     IndexedDocument, fact_allowed)
+                                     IndexedDocument, best_sentence_of_chunks, fact_allowed)
 from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of
 from retrieval.backends.local.store import document_from, document_row
 from retrieval.facts.model import Fact
@@ -106,19 +106,6 @@ def _client(settings: MilvusSettings):
 def _expr_in(field_name: str, values) -> str:
     return f"{field_name} in {json.dumps(list(values), ensure_ascii=False)}"
 
-
-def best_sentence_of_chunks(chunks: Sequence[Chunk], sentences: Iterable[tuple[str, Span, float]]) -> dict[str, float]:
-    """Each chunk's best-scoring sentence among (doc_id, span, score) rows: a sentence
-    counts for the chunk of its report whose span holds it."""
-    by_doc: dict[str, list[Chunk]] = {}
-    for chunk in chunks:
-        by_doc.setdefault(chunk.doc_id, []).append(chunk)
-    best: dict[str, float] = {}
-    for doc_id, span, score in sentences:
-        for chunk in by_doc.get(doc_id, ()):
-            if chunk.start <= span.start and span.end <= chunk.end and score > best.get(chunk.chunk_id, -2.0):
-                best[chunk.chunk_id] = score
-    return best
 
 def filter_expression(filters: Filters) -> str:
     """The neutral filter as a Milvus boolean expression."""
@@ -210,19 +197,22 @@ class MilvusView:
         # Grouped by report, a group holds a report's two best rows, as a report being replaced
         # has rows of two versions and only the committed one may answer (should both be of
         # the other version, the report misses this grouped search, not the plain one).
-        grouping = {"group_by_field": "doc_id", "group_size": 2, "limit": k} if per_report else {"limit": self._limit(k)}
+        # `limit` counts groups then: room for reports that have no committed version yet
+        limit = min(16384, k + self._backend.settings.overfetch) if per_report else self._limit(k)
+        grouping = {"group_by_field": "doc_id", "group_size": 2} if per_report else {}
         rows = backend.call("search", backend.chunks_name, data=data, anns_field=field_name,
-                            filter=filter_expression(filters), output_fields=_CHUNK_FIELDS, search_params=params,
-                            consistency_level=_STRONG, **grouping)[0]
+                            limit=limit, filter=filter_expression(filters), output_fields=_CHUNK_FIELDS,
+                            search_params=params, consistency_level=_STRONG, **grouping)[0]
         hits, reports = [], set()
         for row in rows:
             entity = row["entity"]
             committed = self._committed.get(entity["doc_id"])
             if committed is None or committed.version != entity["version"]:
                 continue  # a version being written, or one already replaced
-            if per_report and entity["doc_id"] in reports:
-                continue
-            reports.add(entity["doc_id"])
+            if per_report:  # a group's second row: the same report
+                if entity["doc_id"] in reports:
+                    continue
+                reports.add(entity["doc_id"])
             chunk = _chunk_of(entity)
             self._chunks[chunk.chunk_id] = chunk
             hits.append((float(row["distance"]), chunk.chunk_id))
@@ -252,14 +242,18 @@ class MilvusView:
         return tuple(Span(r["start"], r["end"]) for r in rows), vectors
 
     def sentence_scores(self, vector: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, float]:
-        """One search of the sentences of the chunks' reports: no vectors leave the server."""
+        """One search of the committed sentences of the chunks' reports, no vectors leaving the
+        server: the nearest few per candidate chunk, so a chunk whose sentences are all farther
+        than that is left out (exact while the reports hold fewer sentences than the limit)."""
         docs = sorted({c.doc_id for c in chunks if c.doc_id in self._committed})
         if not docs:
             return {}
         backend = self._backend
+        committed = " or ".join(f"(doc_id == {json.dumps(d, ensure_ascii=False)} and version == {self._committed[d].version})"
+                                for d in docs)
         rows = backend.call("search", backend.sentences_name, data=[np.asarray(vector, dtype=np.float32).tolist()],
-                            anns_field="vector", limit=min(16384, 8 * len(chunks) + self._largest),
-                            filter=_expr_in("doc_id", docs), output_fields=["doc_id", "version", "start", "end"],
+                            anns_field="vector", limit=min(16384, 16 * len(chunks)),
+                            filter=committed, output_fields=["doc_id", "version", "start", "end"],
                             search_params={"metric_type": "IP"}, consistency_level=_STRONG)[0]
         found = [(r["entity"], float(r["distance"])) for r in rows]
         return best_sentence_of_chunks(chunks, ((e["doc_id"], Span(e["start"], e["end"]), score)

@@ -98,9 +98,10 @@ def export_onnx(folder: Path) -> Path:
     return target
 
 
-def split_token_vectors(folder: Path) -> tuple[Path, Path]:
+def split_token_vectors(folder: Path) -> tuple[Path, Path | None]:
     """The encoder graph without its token-vector lookup, and the vectors it looked up; made
-    from the whole export on first use. The graph takes the looked-up vectors as an input."""
+    from the whole export on first use. The graph takes the looked-up vectors as an input.
+    A graph with no such lookup is kept whole (no vectors file)."""
     encoder, vectors = folder / ENCODER_FILE, folder / TOKEN_VECTORS_FILE
     if encoder.exists() and vectors.exists():
         return encoder, vectors
@@ -109,20 +110,25 @@ def split_token_vectors(folder: Path) -> tuple[Path, Path]:
 
     whole = export_onnx(folder)
     started = time.perf_counter()
-    log.info("splitting the token-vector table out of the ONNX model, once, for quick starts")
-    model = onnx.load(str(whole))
+    try:
+        model = onnx.load(str(whole))
+    except FileNotFoundError:  # another process split it meanwhile
+        if encoder.exists() and vectors.exists():
+            return encoder, vectors
+        raise
     graph = model.graph
     tables = {t.name: t for t in graph.initializer}
     lookup = next((n for n in graph.node if n.op_type == "Gather" and n.input[0] in tables and n.input[1] == "input_ids"), None)
     if lookup is None:
-        raise ValueError(f"{folder / ONNX_FILE} has no token-vector lookup to split out; use the torch runtime")
+        return whole, None
+    log.info("splitting the token-vector table out of the ONNX model, once, for quick starts")
     table = tables[lookup.input[0]]
     _write_aside(vectors, lambda path: np.save(path, numpy_helper.to_array(table)))
     graph.node.remove(lookup)
     graph.initializer.remove(table)
     graph.input.append(helper.make_tensor_value_info(lookup.output[0], onnx.TensorProto.FLOAT, ["batch", "tokens", table.dims[1]]))
     _write_aside(encoder, lambda path: onnx.save(model, path))
-    whole.unlink()
+    whole.unlink(missing_ok=True)
     log.info("split the model in %.1f s", time.perf_counter() - started)
     return encoder, vectors
 
@@ -145,7 +151,7 @@ class OnnxEncoder(Encoder):
         start = lambda: onnxruntime.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])  # noqa: E731
         self._starting = ThreadPoolExecutor(1).submit(start) if cold_start else None
         self._started = None if cold_start else start()
-        self.token_vectors = np.load(vectors_path, mmap_mode="r")
+        self.token_vectors = np.load(vectors_path, mmap_mode="r") if vectors_path else None
         settings = json.loads((folder / "tokenizer_config.json").read_text())
         pad = settings.get("pad_token", "<pad>")
         self._pad = pad["content"] if isinstance(pad, dict) else pad
@@ -164,8 +170,8 @@ class OnnxEncoder(Encoder):
         return self._started
 
     @cached_property
-    def _vectors_input(self) -> str:
-        return next(i.name for i in self.session.get_inputs() if i.name not in ("input_ids", "attention_mask"))
+    def _vectors_input(self) -> str | None:
+        return next((i.name for i in self.session.get_inputs() if i.name not in ("input_ids", "attention_mask")), None)
 
     @cached_property
     def tokenizer(self):
@@ -179,16 +185,25 @@ class OnnxEncoder(Encoder):
     def _question_pieces(self) -> QuestionPieces | None:
         table = self.folder / PIECE_TABLE_FILE
         try:
-            if not table.exists() and not write_piece_table(self.folder / "tokenizer.json", table):
+            if table.exists():
+                try:
+                    return QuestionPieces(table, self._pad, self._max_length)
+                except ValueError:
+                    log.info("rewriting %s: the model's tokenizer.json changed", table)
+            if not write_piece_table(self.folder / "tokenizer.json", table):
                 return None
             return QuestionPieces(table, self._pad, self._max_length)
-        except (OSError, sqlite3.Error) as e:  # a read-only model folder: only slower
+        except (OSError, sqlite3.Error, KeyError, ValueError) as e:  # a read-only or damaged folder: only slower
             log.warning("questions are cut by the whole tokenizer: its piece table %s is unusable (%s)", table, e)
             return None
 
     def _ids_and_mask(self, texts: list[str], kind: str) -> tuple[np.ndarray, np.ndarray]:
         if kind == "query" and self._pieces and "tokenizer" not in self.__dict__ and self._pieces.handles(texts):
-            return self._pieces.ids_and_mask(texts)
+            try:
+                return self._pieces.ids_and_mask(texts)
+            except (sqlite3.Error, KeyError, ValueError) as e:
+                log.warning("questions are cut by the whole tokenizer: the piece table failed (%s)", e)
+                self._pieces = None
         encodings = self.tokenizer.encode_batch(texts)
         return (np.array([e.ids for e in encodings], dtype=np.int64),
                 np.array([e.attention_mask for e in encodings], dtype=np.int64))
@@ -200,7 +215,9 @@ class OnnxEncoder(Encoder):
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             ids, mask = self._ids_and_mask([prefix + texts[i] for i in rows], kind)
-            feeds = {"input_ids": ids, "attention_mask": mask, self._vectors_input: self.token_vectors[ids]}
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if self._vectors_input:
+                feeds[self._vectors_input] = self.token_vectors[ids]
             with self._lock:
                 hidden = self.session.run(None, feeds)[0]
             if self.pooling == "cls":

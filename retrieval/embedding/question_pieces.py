@@ -38,21 +38,32 @@ def write_piece_table(tokenizer_json: Path, table: Path) -> bool:
     spec = json.loads(Path(tokenizer_json).read_text(encoding="utf-8"))
     model = spec.get("model") or {}
     processor = spec.get("post_processor") or {}
-    if model.get("type") != "Unigram" or model.get("byte_fallback") or processor.get("type") not in (None, "TemplateProcessing"):
+    if (model.get("type") != "Unigram" or model.get("byte_fallback") or not spec.get("normalizer")
+            or not spec.get("pre_tokenizer") or processor.get("type") not in (None, "TemplateProcessing")):
         return False
     vocab = model.pop("vocab")
     lowest = min(range(len(vocab)), key=lambda i: vocab[i][1])
     special = sorted({t["id"] for t in spec["added_tokens"]} | {model["unk_id"], lowest})
     shell = {"spec": spec, "special_ids": special, "special_rows": [vocab[i] for i in special]}
-    write_table(table, ((piece, i, score) for i, (piece, score) in enumerate(vocab)), {"shell": json.dumps(shell)})
+    write_table(table, ((piece, i, score) for i, (piece, score) in enumerate(vocab)),
+                {"shell": json.dumps(shell), "source": source_stamp(tokenizer_json)})
     return True
+
+
+def source_stamp(tokenizer_json: Path) -> str:
+    """Which tokenizer.json a table was made from: a replaced file makes the table stale."""
+    stat = Path(tokenizer_json).stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 class QuestionPieces:
     def __init__(self, table: Path, pad_token: str, max_length: int):
+        """ValueError when the table was made from another tokenizer.json than the one beside it."""
         from tokenizers import Tokenizer
 
         self._table = SubstringTable(table)
+        if self._table.meta.get("source") != source_stamp(Path(table).with_name("tokenizer.json")):
+            raise ValueError(f"{table} was made from another tokenizer.json; delete it to have it rewritten")
         shell = json.loads(self._table.meta["shell"])
         self._spec, self._special = shell["spec"], shell["special_ids"]
         self._special_rows = dict(zip(self._special, shell["special_rows"]))

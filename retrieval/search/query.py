@@ -99,10 +99,12 @@ class QueryAnalyzer:
         """Tokens of the other words of each synonym group a word of the question belongs to
         (found in its normal form, so 国控 inside 国控断面 counts), less those it already has."""
         extra: list[str] = []
+        said = lambda word: (re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", normal_text) if word.isascii()  # noqa: E731
+                             else word in normal_text)  # cod, not the cod of code
         for group in self._synonyms:
-            if any(word in normal_text for word in group):
+            if any(said(word) for word in group):
                 for word in group:
-                    if word not in normal_text:
+                    if not said(word):
                         extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
         return tuple(extra)
 

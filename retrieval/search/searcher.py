@@ -95,7 +95,7 @@ class Searcher:
         grouped = self.config.per_report_candidates and analysis.across_cities
         bm25_hits, dense_hits, sentence_hits = [], [], []
         if mode in ("hybrid", "bm25"):
-            tokens = self._lexical_tokens(analysis)
+            tokens = self._lexical_tokens(analysis, filters)
             bm25_hits = self.view.lexical(tokens, n, filters)
             if grouped:
                 bm25_hits = _merged(bm25_hits, self.view.lexical_per_report(tokens, self.config.report_candidates, filters))
@@ -130,13 +130,13 @@ class Searcher:
         return Facets(tuple(sorted(cities.items(), key=lambda c: (-c[1], c[0]))),
                       tuple(sorted(years.items(), key=lambda y: (-y[1], y[0]))))
 
-    def _lexical_tokens(self, analysis: QueryAnalysis) -> tuple[str, ...]:
+    def _lexical_tokens(self, analysis: QueryAnalysis, filters: Filters = NO_FILTERS) -> tuple[str, ...]:
         """BM25's tokens: the question's, its words' domain synonyms, feedback terms when
         configured, and every term the collection holds that jieba's cut of the question split
         apart (a report's coinage, “五书同达”, asked without its quotation marks)."""
         tokens = analysis.tokens + (analysis.synonym_tokens if self.config.synonyms else ())
         if self.config.feedback_terms and analysis.language == "en":
-            tokens += self._feedback_terms(analysis, tokens)
+            tokens += self._feedback_terms(analysis, tokens, filters)
         if not self.config.coined_terms:
             return tokens
         candidates = {run[i:j] for run in _CJK_RUN.findall(normalize(analysis.simplified).text)
@@ -144,9 +144,9 @@ class Searcher:
         candidates = [c for c in candidates if not any(c in t for t in analysis.tokens)]
         return tokens + tuple(sorted(self.view.idf(candidates))) if candidates else tokens
 
-    def _feedback_terms(self, analysis: QueryAnalysis, tokens: tuple[str, ...]) -> tuple[str, ...]:
+    def _feedback_terms(self, analysis: QueryAnalysis, tokens: tuple[str, ...], filters: Filters) -> tuple[str, ...]:
         weights: Counter = Counter()
-        for hit in self.view.vector(self.embed_query(analysis.dense_text), self.config.feedback_passages):
+        for hit in self.view.vector(self.embed_query(analysis.dense_text), self.config.feedback_passages, filters):
             counts = Counter(self.analyzer.tokenizer.tokens(self.view.chunk(hit.chunk_id).text, query=True))
             total = sum(counts.values()) or 1
             for term, n in counts.items():

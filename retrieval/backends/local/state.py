@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument, fact_allowed
+from retrieval.backends.base import NO_FILTERS, Counts, Filters, IndexedDocument, best_sentence_of_chunks, fact_allowed
 from retrieval.backends.local.bm25 import BM25Params, idf_floor, idf_of, okapi_scores
 from retrieval.backends.local.segment import Segment
 from retrieval.facts.model import Fact
@@ -146,12 +146,20 @@ class CollectionState:
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in chunks:
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        out = {}
+        out: dict[str, float] = {}
         for doc_id, doc_chunks in by_doc.items():
-            starts, ends, vectors = self._sentence_rows(doc_id)
-            if not len(starts):
+            segment_id = self.segment_of(doc_id)
+            if segment_id is None:
                 continue
-            scores = vectors @ vector  # each report's sentences once, not once per chunk
+            sentences = self._segment(segment_id).sentences
+            starts, ends, rows, disjoint = self._sentence_rows(doc_id, sentences)
+            if not rows:
+                continue
+            scores = sentences.vectors[rows] @ vector  # each report's sentences once, not once per chunk
+            if not disjoint:  # nested spans: bisecting would not find a chunk's sentences
+                out |= best_sentence_of_chunks(doc_chunks, ((doc_id, Span(b, e), float(x))
+                                                            for b, e, x in zip(starts, ends, scores)))
+                continue
             for chunk in doc_chunks:
                 lo, hi = bisect.bisect_left(starts, chunk.start), bisect.bisect_right(ends, chunk.end)
                 if lo < hi:
@@ -162,14 +170,16 @@ class CollectionState:
     def _sentences_by_doc(self) -> dict:
         return {}
 
-    def _sentence_rows(self, doc_id: str) -> tuple[list[int], list[int], np.ndarray]:
-        """A report's sentence starts and ends in file order (sentences do not overlap, so a
-        chunk's are one run of rows, found by bisecting) and their vectors."""
+    def _sentence_rows(self, doc_id: str, sentences) -> tuple[list[int], list[int], list[int], bool]:
+        """A report's sentence starts, ends and rows in file order, and whether the spans are
+        disjoint (then a chunk's sentences are one run of rows, found by bisecting). Only
+        offsets are kept, never vectors."""
         if doc_id not in self._sentences_by_doc:
-            spans, vectors = self.sentences(doc_id)
-            order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
-            self._sentences_by_doc[doc_id] = ([spans[i].start for i in order], [spans[i].end for i in order],
-                                              vectors[order] if order else vectors)
+            rows = sorted(sentences.rows_of.get(doc_id, []), key=lambda r: (sentences.spans[r].start, sentences.spans[r].end))
+            starts = [sentences.spans[r].start for r in rows]
+            ends = [sentences.spans[r].end for r in rows]
+            disjoint = all(ends[i] <= starts[i + 1] for i in range(len(rows) - 1))
+            self._sentences_by_doc[doc_id] = (starts, ends, rows, disjoint)
         return self._sentences_by_doc[doc_id]
 
     @cached_property
