@@ -189,7 +189,7 @@ class OnnxEncoder(Encoder):
                 try:
                     return QuestionPieces(table, self._pad, self._max_length)
                 except ValueError:
-                    log.info("rewriting %s: the model's tokenizer.json changed", table)
+                    log.info("rewriting %s: it was made from another tokenizer.json, or by an older reportqa", table)
             if not write_piece_table(self.folder / "tokenizer.json", table):
                 return None
             return QuestionPieces(table, self._pad, self._max_length)
