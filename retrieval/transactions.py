@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -41,6 +42,21 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_aside(target: Path, write: Callable[[str], None]) -> None:
+    """`write(scratch_path)` makes the file under a scratch name beside target, which is then
+    renamed over it: a reader sees the whole file or none, and a failed write leaves nothing."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, scratch = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write(scratch)
+        os.replace(scratch, target)
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
 
 
 def write_synced(path: Path, text: str) -> None:

@@ -12,14 +12,12 @@ which is what a one-question command waits for, and a question touches only its 
 from __future__ import annotations
 
 import json
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
-import os
-import tempfile
 import logging
+import sqlite3
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 
 from retrieval.embedding.encoders import Encoder
 from retrieval.embedding.question_pieces import TABLE_FILE as PIECE_TABLE_FILE, QuestionPieces, write_piece_table
+from retrieval.transactions import write_aside
 
 log = logging.getLogger("reportqa.model")
 
@@ -45,17 +44,6 @@ def _pooling(folder: Path) -> str:
         if config.get(f"pooling_mode_{mode}_tokens" if mode == "mean" else "pooling_mode_cls_token"):
             return mode
     raise ValueError(f"{folder} pools in a way the ONNX runtime does not do; use the torch runtime")
-
-
-def _write_aside(target: Path, write) -> None:
-    fd, scratch = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(scratch)
-        os.replace(scratch, target)
-    finally:
-        if os.path.exists(scratch):
-            os.unlink(scratch)
 
 
 def export_onnx(folder: Path) -> Path:
@@ -92,8 +80,7 @@ def export_onnx(folder: Path) -> Path:
                 opset_version=17, dynamo=False,
             )
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write_aside(target, export)
+    write_aside(target, export)
     log.info("exported the model to ONNX in %.1f s", time.perf_counter() - started)
     return target
 
@@ -123,11 +110,11 @@ def split_token_vectors(folder: Path) -> tuple[Path, Path | None]:
         return whole, None
     log.info("splitting the token-vector table out of the ONNX model, once, for quick starts")
     table = tables[lookup.input[0]]
-    _write_aside(vectors, lambda path: np.save(path, numpy_helper.to_array(table)))
+    write_aside(vectors, lambda path: np.save(path, numpy_helper.to_array(table)))
     graph.node.remove(lookup)
     graph.initializer.remove(table)
     graph.input.append(helper.make_tensor_value_info(lookup.output[0], onnx.TensorProto.FLOAT, ["batch", "tokens", table.dims[1]]))
-    _write_aside(encoder, lambda path: onnx.save(model, path))
+    write_aside(encoder, lambda path: onnx.save(model, path))
     whole.unlink(missing_ok=True)
     log.info("split the model in %.1f s", time.perf_counter() - started)
     return encoder, vectors

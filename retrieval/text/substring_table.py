@@ -7,11 +7,11 @@ restricted dictionary cuts exactly as the whole one does."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from retrieval.transactions import write_aside
 
 _BATCH = 900  # below SQLite's oldest limit on bound parameters
 
@@ -19,11 +19,7 @@ _BATCH = 900  # below SQLite's oldest limit on bound parameters
 def write_table(path: Path, rows: Iterable[tuple[str, int, float]], meta: dict[str, str]) -> None:
     """Write (key, number, weight) rows and text settings, atomically: a reader sees the whole
     table or none."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, scratch = tempfile.mkstemp(suffix=".sqlite", dir=path.parent)
-    os.close(fd)
-    try:
+    def write(scratch: str) -> None:
         with sqlite3.connect(scratch) as db:
             db.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, number INTEGER, weight REAL) WITHOUT ROWID")
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -31,10 +27,8 @@ def write_table(path: Path, rows: Iterable[tuple[str, int, float]], meta: dict[s
             longest = db.execute("SELECT max(length(key)) FROM entries").fetchone()[0] or 0
             db.executemany("INSERT INTO meta VALUES (?, ?)", [*meta.items(), ("longest", str(longest))])
         db.close()
-        os.replace(scratch, path)
-    finally:
-        if os.path.exists(scratch):
-            os.unlink(scratch)
+
+    write_aside(Path(path), write)
 
 
 class SubstringTable:
