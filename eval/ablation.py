@@ -42,11 +42,10 @@ ALONE = {
 def variants(engine: Engine) -> dict[str, Searcher]:
     base = engine.config.search
     plain = QueryAnalyzer(engine.tokenizer, vocabulary_path=None)
-    out = {"none (before)": Searcher(engine.view(), plain, dataclasses.replace(base, **NONE), engine._query_vector)}
+    out = {"none (before)": engine.searcher(dataclasses.replace(base, **NONE), plain)}
     for name, change in ALONE.items():
         analyzer = engine.analyzer if name == "indicator names for English" else plain
-        out[f"+ {name} alone"] = Searcher(engine.view(), analyzer, dataclasses.replace(base, **(NONE | change)),
-                                          engine._query_vector)
+        out[f"+ {name} alone"] = engine.searcher(dataclasses.replace(base, **(NONE | change)), analyzer)
     out["all (the default)"] = engine.searcher(base)
     for name, change in ALONE.items():
         if name == "pseudo-relevance feedback":
@@ -54,7 +53,7 @@ def variants(engine: Engine) -> dict[str, Searcher]:
             continue
         analyzer = plain if name == "indicator names for English" else engine.analyzer
         undone = {key: NONE[key] for key in change}
-        out[f"all but {name}"] = Searcher(engine.view(), analyzer, dataclasses.replace(base, **undone), engine._query_vector)
+        out[f"all but {name}"] = engine.searcher(dataclasses.replace(base, **undone), analyzer)
     return out
 
 

@@ -323,9 +323,10 @@ class Engine:
                 self.backend = None
         return self.build(progress)
 
-    def searcher(self, config: SearchConfig | None = None) -> Searcher:
-        """A searcher over the current collection, with other search settings to compare."""
-        return Searcher(self.view(), self.analyzer, config or self.config.search, self._query_vector)
+    def searcher(self, config: SearchConfig | None = None, analyzer: QueryAnalyzer | None = None) -> Searcher:
+        """A searcher over the current collection, with other search settings (or another
+        reading of questions) to compare."""
+        return Searcher(self.view(), analyzer or self.analyzer, config or self.config.search, self._query_vector)
 
     def _install(self, backend: SearchBackend) -> None:
         if self.backend is not None and self.backend is not backend:

@@ -125,6 +125,7 @@ def best_sentence_of_chunks(chunks: Sequence[Chunk], sentences: Iterable[tuple[s
                 best[chunk.chunk_id] = score
     return best
 
+
 def content_hash(doc: Document) -> str:
     return hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
 

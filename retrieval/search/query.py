@@ -137,10 +137,11 @@ class QueryAnalyzer:
         else:
             language = "en"
         tokens = self.tokenizer.tokens(text, query=True)
-        glossary = self.glossary_terms(simplified)
         if language == "en":
             named, rest = self.indicator_terms(simplified)
             glossary = named + [t for t in self.glossary_terms(rest) if t not in named]
+        else:
+            glossary = self.glossary_terms(simplified)
         for terms in glossary:  # each Chinese word once per phrase: an indicator's many names are one mention
             tokens.extend(dict.fromkeys(self.tokenizer.tokens(terms, query=True)))
         dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"

@@ -158,9 +158,7 @@ class Searcher:
     def _best_sentences(self, vector, bm25_hits, dense_hits) -> list[Hit]:
         """The candidates ranked by their best sentence: one more ranking to fuse."""
         ids = dict.fromkeys(h.chunk_id for h in bm25_hits + dense_hits)
-        scores = self.view.sentence_scores(vector, [self.view.chunk(cid) for cid in ids])
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        return [Hit(cid, score, rank) for rank, (cid, score) in enumerate(ranked, start=1)]
+        return _ranking(self.view.sentence_scores(vector, [self.view.chunk(cid) for cid in ids]))
 
     def _combine(self, mode: str, analysis: QueryAnalysis, bm25_hits, dense_hits, sentence_hits) -> list[tuple[str, float]]:
         if mode == "bm25":
@@ -212,11 +210,15 @@ class Searcher:
         return out
 
 
-def _merged(hits: list[Hit], more: list[Hit]) -> list[Hit]:
-    """One retriever's two candidate lists as one ranking (a chunk in both counted once)."""
-    scores = {h.chunk_id: h.score for h in more} | {h.chunk_id: h.score for h in hits}
+def _ranking(scores: dict[str, float]) -> list[Hit]:
+    """Chunks by score, best first, ties broken by id as every ranking here is."""
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return [Hit(cid, score, rank) for rank, (cid, score) in enumerate(ranked, start=1)]
+
+
+def _merged(hits: list[Hit], more: list[Hit]) -> list[Hit]:
+    """One retriever's two candidate lists as one ranking (a chunk in both counted once)."""
+    return _ranking({h.chunk_id: h.score for h in more} | {h.chunk_id: h.score for h in hits})
 
 
 # Words a question is phrased with rather than what it asks about: worth matching, not marking.
