@@ -226,6 +226,22 @@ def test_a_passage_scores_as_its_best_sentence_on_both(both):
     assert np.isclose(scores["local"][chunk.chunk_id], max(float(v @ vector) for v in inside))
 
 
+@pytest.mark.parametrize("kind", ["local", "milvus"])
+def test_sentence_scores_cover_candidates_from_many_reports(kind, tmp_path):
+    root = tmp_path / "project"
+    (root / "seeds").mkdir(parents=True)
+    for n in range(60):  # milvus-lite rejected a filter naming each report's version in turn past 50
+        (root / "seeds" / f"{n:03d}_city.txt").write_text(f"城市{n}生态环境局2024年工作总结\n全市空气优良率9{n % 10}%。", encoding="utf-8")
+    engine = Engine(replace(engine_config(root), backend=BackendConfig(kind=kind)), encoder=HashingEncoder(64))
+    engine.build()
+    view = engine.view()
+    vector = HashingEncoder(64).encode_queries(["空气优良率"])[0]
+    chunks = [view.chunk(h.chunk_id) for h in view.vector(vector, 200)]
+    assert len({c.doc_id for c in chunks}) == 60
+    assert view.sentence_scores(vector, chunks).keys() == {c.chunk_id for c in chunks}
+    engine.close()
+
+
 def test_a_grouped_search_gives_each_report_its_best_chunk(engine):
 
     view = engine.view()

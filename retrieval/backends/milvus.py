@@ -249,8 +249,11 @@ class MilvusView:
         if not docs:
             return {}
         backend = self._backend
-        committed = " or ".join(f"(doc_id == {json.dumps(d, ensure_ascii=False)} and version == {self._committed[d].version})"
-                                for d in docs)
+        # two `in` lists, not a pair per report: milvus-lite rejects a chain of 50 `or`s. They can let
+        # through a row no report has committed only if one write gave two reports one version;
+        # `_is_committed` drops it either way.
+        versions = sorted({self._committed[d].version for d in docs})
+        committed = f"{_expr_in('doc_id', docs)} and {_expr_in('version', versions)}"
         rows = backend.call("search", backend.sentences_name, data=[np.asarray(vector, dtype=np.float32).tolist()],
                             anns_field="vector", limit=min(16384, 16 * len(chunks)),
                             filter=committed, output_fields=["doc_id", "version", "start", "end"],
