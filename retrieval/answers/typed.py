@@ -104,6 +104,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
+    if not matching and intent.kind == "value" and intent.language == "en" and cities \
+            and all(i.generic for i in intent.indicators):  # a named indicator the city lacks is no_indicator
+        matching = _glossary_sentences(facts, intent, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
@@ -213,6 +216,16 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
     words = _content_words(tokens, cities)
     named = intent.indicators[0].name_zh if intent.indicators else max(words, key=len, default="")
     return _measured([f for f in facts if id(f) in found], intent), named
+
+
+def _glossary_sentences(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]]) -> list[Fact]:
+    """For an English question about one city's figure that the vocabulary does not name, or
+    names only broadly (penalty relief, emission rights, projects): the figures, in the unit and measure asked, whose
+    sentence holds at least half the question's glossary terms; the sentences' nearness in
+    meaning then ranks them. Chinese questions need no such step: their own words already
+    vouch through the sentence (`_matching`)."""
+    fitting = [f for f in facts if unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)]
+    return _measured([f for f in fitting if _share(core, f.text) >= 0.5], intent)
 
 
 def _core(analysis) -> list[tuple[str, ...]]:
@@ -387,15 +400,18 @@ def _tells_results(chunk: Chunk, doc: Document | None) -> bool:
 
 
 def _covers_question(answer: Answer, analysis, core: list[tuple[str, ...]]) -> bool:
-    """Whether the passages quoted hold most of what a Chinese question asks (its character
-    pairs: 空气质量 is found in 空气优良率 and 环境质量 though the word is not): a question about
-    something else shares a pair or two at most. (An English question's glossary terms are
+    """Whether the passages quoted hold most of what a Chinese question asks: half its
+    character pairs (空气质量 is found in 空气优良率 and 环境质量 though the word is not), or more
+    than half its words, each found whole or by a pair of it (亚运会 in 护航亚运). Pairs across
+    words (保障亚运会水质: 障亚, 会水) are noise a long question has many of; a question about
+    something else shares a pair or a word at most. (An English question's glossary terms are
     alternatives, not all needed: the encoder's threshold judges it.)"""
     if analysis.language == "en" or not core:
         return True
-    text = " ".join(e.chunk.context() for e in answer.evidence) + " " + \
-        " ".join(r.chunk.context() for r in answer.outcome.results[:3])
-    return _share(core, text) >= 0.5
+    text = normalize_text(" ".join(e.chunk.context() for e in answer.evidence) + " " +
+                          " ".join(r.chunk.context() for r in answer.outcome.results[:3]))
+    words = [(w, *sorted(_bigrams(w))) for w in _content_words(analysis.tokens, analysis.cities)]
+    return _share(core, text) >= 0.5 or bool(words) and _share(words, text) > 0.5
 
 
 def _weak_reason(intent: Intent, cities: Sequence[str]) -> str:
