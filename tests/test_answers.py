@@ -37,12 +37,18 @@ def test_a_table_has_a_row_per_city_and_says_where_there_is_none(fake_engine):
     assert rows[("厦门", None, None)] is None  # its report states no PM2.5 concentration
 
 
+def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_engine):
+    a = fake_engine.ask("各市PM2.5浓度对比（赣州取中心城区）")
+    assert a.kind == "table" and {r.city for r in a.rows} == {"温州", "嘉兴", "赣州", "绍兴", "厦门"}
+
+
 @pytest.mark.parametrize("question, reason", [
     ("杭州2023年PM2.5浓度是多少", "no_city"),
     ("嘉兴2023年空气优良率是多少", "other_years"),
     ("温州2023年全市PM10平均浓度是多少", "no_indicator"),
     ("温州的常住人口有多少", "no_indicator"),
     ("2022年卡塔尔世界杯冠军是哪支球队", "off_topic"),
+    ("How many tourists visited Wenzhou in 2023?", "off_topic"),  # a count of nothing the reports know
 ])
 def test_refusals_say_why(fake_engine, question, reason):
     a = fake_engine.ask(question)

@@ -60,6 +60,8 @@ def analyzer():
     ("What was Wenzhou's PM2.5 in 2023?", ("温州",), "en"),
     ("Compare Xiamen and Amoy with Shaoxing", ("厦门", "绍兴"), "en"),
     ("廈門空氣質量", ("厦门",), "zh-hant"),
+    ("What does Wenzhou's 'Zero-Waste City' (无废城市) work involve?", ("温州",), "en"),  # quotes a Chinese term
+    ("温州 PM2.5 2023", ("温州",), "zh"),
 ])
 def test_cities_are_recognised_in_any_script(analyzer, question, cities, language):
     analysis = analyzer.analyze(question)

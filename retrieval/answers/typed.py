@@ -28,6 +28,9 @@ _QUESTION_NOISE = re.compile(
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
+_EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
+                         r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
+
 
 @dataclass(frozen=True)
 class NotFound:
@@ -100,7 +103,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     if outside:
         return refused(**outside)
     years = intent.years or filters.years
-    across = intent.kind in ("cities", "table") and not intent.cities and not filters.cities  # every city
+    # every city: none named, or all of them said in so many words (a city named beside 各市 qualifies a cell)
+    across = intent.kind in ("cities", "table") and not filters.cities \
+        and (not intent.cities or bool(_EVERY_CITY.search(analysis.simplified)))
     facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
@@ -118,8 +123,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
         return refused("no_indicator", cities=cities, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
-        if analysis.language == "en" and analysis.dense_text == analysis.simplified and not cities:
-            return refused("off_topic")  # English with none of the domain's terms, about no city here
+        if analysis.language == "en" and not set(analysis.glossary) - set(analysis.cities) \
+                and (not cities or intent.asks_quantity):
+            return refused("off_topic")  # English with none of the domain's terms: about no city here, or a count of nothing it knows
         answer = passage()
         if answer.found and not _covers_question(answer, analysis, core):
             answer = None
@@ -144,7 +150,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         return _cities_answer(intent, matching, done, refused, cities, named, preference)
     by_city = _group(matching, lambda f: f.city or "")
     if intent.kind == "table" or (not cities and len(by_city) > 1):
-        rows = _table_rows(intent, matching, cities if intent.cities or filters.cities else known, preference)
+        rows = _table_rows(intent, matching, known if across else cities or known, preference)
         if not any(r.fact for r in rows):
             return refused("no_indicator", cities=cities, indicator=named)
         return done("table", rows=tuple(rows), facts=tuple(r.fact for r in rows if r.fact))
@@ -232,10 +238,12 @@ def _core(analysis) -> list[tuple[str, ...]]:
     """What a question is about, as units each matched by any of its alternatives: the
     character pairs of a Chinese question without city, year and the words of asking,
     comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
-    English question, each glossary phrase's Chinese terms."""
+    English question, each glossary phrase's Chinese terms, and any Chinese term it quotes."""
     if analysis.language == "en":
+        quoted = [(run, *sorted(_bigrams(run))) for run in re.findall(r"[\u4e00-\u9fff]{2,}", analysis.simplified)
+                  if run not in analysis.cities]  # a Chinese term it quotes: (告知承诺制)
         return [tuple(g.split()) for g in analysis.glossary
-                if g.split() and not set(g.split()) & set(analysis.cities)]  # Jiaxing names a place, not a figure
+                if g.split() and not set(g.split()) & set(analysis.cities)] + quoted  # Jiaxing names a place, not a figure
     text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")

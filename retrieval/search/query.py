@@ -14,6 +14,7 @@ from retrieval.text.places import CITY_NAMES, cities_in
 from retrieval.text.tokenize import DATA, Tokenizer
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _ACROSS_CITIES = re.compile(
     r"哪个城市|哪些城市|哪座城市|哪几个城市|哪个市|哪些市|各城市|各市|几个城市|哪些地方|哪个地方|对比|比较|分别"
@@ -63,6 +64,15 @@ class QueryAnalysis:
     dense_text: str  # for the encoder: an English question carries its glossary terms along
     glossary: tuple[str, ...] = ()  # the Chinese terms of each English phrase matched (alternatives, space-separated)
     synonym_tokens: tuple[str, ...] = ()  # BM25 tokens of the domain synonyms of words in the question
+
+
+def language_of(text: str) -> str:
+    """en, zh or zh-hant. An English question quoting a Chinese term ('Seventh Clinic' (第七诊所))
+    is English: its Latin words outnumber its Chinese characters."""
+    chinese = len(_CJK.findall(text))
+    if not chinese or len(_LATIN_WORD.findall(text)) > chinese:
+        return "en"
+    return "zh-hant" if is_traditional(text) else "zh"
 
 
 class QueryAnalyzer:
@@ -132,10 +142,7 @@ class QueryAnalyzer:
 
     def analyze(self, text: str) -> QueryAnalysis:
         simplified = to_simplified(text)
-        if _CJK.search(text):
-            language = "zh-hant" if is_traditional(text) else "zh"
-        else:
-            language = "en"
+        language = language_of(text)
         tokens = self.tokenizer.tokens(text, query=True)
         if language == "en":
             named, rest = self.indicator_terms(simplified)
