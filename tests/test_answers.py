@@ -48,7 +48,8 @@ def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_
     ("温州2023年全市PM10平均浓度是多少", "no_indicator"),
     ("温州的常住人口有多少", "no_indicator"),
     ("2022年卡塔尔世界杯冠军是哪支球队", "off_topic"),
-    ("How many tourists visited Wenzhou in 2023?", "off_topic"),  # a count of nothing the reports know
+    ("How many tourists visited Wenzhou in 2023?", "off_topic"),  # none of the domain's terms, beside a city
+    ("Who won Shaoxing's marathon in 2023?", "off_topic"),
 ])
 def test_refusals_say_why(fake_engine, question, reason):
     a = fake_engine.ask(question)
@@ -69,6 +70,7 @@ def test_question_kinds():
     assert intent("Compare good-air-day rates across the cities").kind == "table"
     assert intent("温州2023年PM2.5浓度").kind == "value"
     assert intent("温州如何推进危废治理").kind == "passage"
+    assert intent("What did Shaoxing plan to do about noise?").asks_how
     condition = intent("which cities had PM2.5 of 35 μg/m3 or lower").condition
     assert (condition.comparator, condition.number, condition.unit) == ("<=", 35.0, "μg/m3")
     assert intent("嘉兴2019年罚了多少钱").unit == "money" and intent("温州信访立案率是多少").unit == "%"

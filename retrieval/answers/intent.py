@@ -30,6 +30,7 @@ _QUANTITY = re.compile(
 _DESCRIPTIVE = re.compile(
     r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
     r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b|what (?:measures|steps|actions|approach|mechanism)"
+    r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b"
     r"|\bwhy\b|describe|explain|in what way", re.I)
 _TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达到多少|将达到|target|goal|plan|aim|expected|intend|objective|forecast",
                      re.I)
@@ -82,6 +83,7 @@ class Intent:
     times: frozenset[str]  # day, night: likewise
     superlative: str | None = None  # max or min: which city is highest / lowest
     direction: str | None = None  # up or down: a change the question asks about (改善, 下降)
+    asks_how: bool = False  # how, why, what measures: the question asks for a description
 
 
 def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
@@ -109,7 +111,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         measure = "change"  # 提高5个百分点以上: a change, not a level
     return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, condition,
                   _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
-                  times_of_day(text), _superlative(text), direction_of(text))
+                  times_of_day(text), _superlative(text), direction_of(text), bool(_DESCRIPTIVE.search(text)))
 
 
 _ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)

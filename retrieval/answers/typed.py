@@ -28,6 +28,7 @@ _QUESTION_NOISE = re.compile(
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
+_CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
 _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
                          r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
 
@@ -123,9 +124,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
         return refused("no_indicator", cities=cities, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
-        if analysis.language == "en" and not set(analysis.glossary) - set(analysis.cities) \
-                and (not cities or intent.asks_quantity):
-            return refused("off_topic")  # English with none of the domain's terms: about no city here, or a count of nothing it knows
+        domain_terms = set(analysis.glossary) - set(analysis.cities) or _CHINESE_TERM.search(analysis.simplified)
+        if analysis.language == "en" and not domain_terms and (not cities or not intent.asks_how):
+            return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
         answer = passage()
         if answer.found and not _covers_question(answer, analysis, core):
             answer = None
@@ -240,7 +241,7 @@ def _core(analysis) -> list[tuple[str, ...]]:
     comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
     English question, each glossary phrase's Chinese terms, and any Chinese term it quotes."""
     if analysis.language == "en":
-        quoted = [(run, *sorted(_bigrams(run))) for run in re.findall(r"[\u4e00-\u9fff]{2,}", analysis.simplified)
+        quoted = [(run, *sorted(_bigrams(run))) for run in _CHINESE_TERM.findall(analysis.simplified)
                   if run not in analysis.cities]  # a Chinese term it quotes: (告知承诺制)
         return [tuple(g.split()) for g in analysis.glossary
                 if g.split() and not set(g.split()) & set(analysis.cities)] + quoted  # Jiaxing names a place, not a figure
