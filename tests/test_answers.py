@@ -74,6 +74,7 @@ def test_question_kinds():
     condition = intent("which cities had PM2.5 of 35 μg/m3 or lower").condition
     assert (condition.comparator, condition.number, condition.unit) == ("<=", 35.0, "μg/m3")
     assert intent("嘉兴2019年罚了多少钱").unit == "money" and intent("温州信访立案率是多少").unit == "%"
+    assert intent("嘉兴开展了几轮大排查").unit == "轮" and intent("How many rounds of checks did Xiamen run?").unit == "轮"
 
 
 @pytest.fixture

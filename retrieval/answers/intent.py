@@ -128,7 +128,8 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"多少(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人|户|次|吨|万吨|亿元|万元|元|天|公里|亩|微克/立方米|%)")
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人|户|次|轮|批|吨|万吨|亿元|万元|元|天|公里|亩|微克/立方米|%)"
+                      r"|(轮|批)(?:数|次)")
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b", re.I)
 COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}
@@ -137,6 +138,8 @@ COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台�
 _EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
              "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩"}
 _EN_UNIT = re.compile(r"\bin (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu)\b", re.I)
+_EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批"}
+_EN_COUNTED = re.compile(r"\bhow many (rounds|times|batches)\b", re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:是|为|有|达到|达)?(?:多少|几)")
@@ -147,7 +150,10 @@ def _unit_asked(text: str) -> str | None:
     a rate or share (立案率是多少, what share), "count" for how many."""
     m = _ZH_UNIT.search(text)
     if m:
-        return "%" if m.group(1) == "%" else m.group(1)
+        return m.group(1) or m.group(2)
+    m = _EN_COUNTED.search(text)
+    if m:
+        return _EN_COUNTED_UNITS[m.group(1).lower()]
     m = _EN_UNIT.search(text)
     if m:
         return next(unit for word, unit in _EN_UNITS.items() if m.group(1).lower().startswith(word))
