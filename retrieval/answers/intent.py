@@ -146,8 +146,9 @@ _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:是|为|有|达到
 
 
 def _unit_asked(text: str) -> str | None:
-    """The unit a question asks for: a Chinese classifier after 多少 (多少辆), money, "%" for
-    a rate or share (立案率是多少, what share), "count" for how many."""
+    """The unit a question asks for: a Chinese classifier after 多少 or 几 (多少辆, 几轮) or the
+    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, what share),
+    "count" for how many."""
     m = _ZH_UNIT.search(text)
     if m:
         return m.group(1) or m.group(2)

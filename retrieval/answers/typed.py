@@ -227,10 +227,10 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
 
 def _glossary_sentences(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]]) -> list[Fact]:
     """For an English question about one city's figure that the vocabulary does not name, or
-    names only broadly (penalty relief, emission rights, projects): the figures, in the unit and measure asked, whose
-    sentence holds at least half the question's glossary terms; the sentences' nearness in
-    meaning then ranks them. Chinese questions need no such step: their own words already
-    vouch through the sentence (`_matching`)."""
+    names only broadly (penalty relief, emission rights, projects): the figures, in the unit
+    and measure asked, whose sentence holds at least half the question's glossary terms; the
+    sentences' nearness in meaning then ranks them. Chinese questions need no such step: their
+    own words already vouch through the sentence (`_matching`)."""
     fitting = [f for f in facts if unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)]
     return _measured([f for f in fitting if _share(core, f.text) >= 0.5], intent)
 
