@@ -40,6 +40,10 @@ def test_a_table_has_a_row_per_city_and_says_where_there_is_none(fake_engine):
 def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_engine):
     a = fake_engine.ask("各市PM2.5浓度对比（赣州取中心城区）")
     assert a.kind == "table" and {r.city for r in a.rows} == {"温州", "嘉兴", "赣州", "绍兴", "厦门"}
+    year = fake_engine.ask("各市2019年PM2.5浓度对比（赣州取中心城区）")  # 嘉兴 covers 2019, 赣州 does not
+    assert year.kind == "table" and any(r.fact and r.city == "嘉兴" for r in year.rows)
+    own = fake_engine.ask("嘉兴各地PM2.5浓度对比")  # 嘉兴's own districts
+    assert {r.city for r in own.rows} == {"嘉兴"}
 
 
 @pytest.mark.parametrize("question, reason", [
@@ -50,6 +54,7 @@ def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_
     ("2022年卡塔尔世界杯冠军是哪支球队", "off_topic"),
     ("How many tourists visited Wenzhou in 2023?", "off_topic"),  # none of the domain's terms, beside a city
     ("Who won Shaoxing's marathon in 2023?", "off_topic"),
+    ("How many times did 温州市 host the marathon?", "off_topic"),  # a counted unit and a Chinese city name
 ])
 def test_refusals_say_why(fake_engine, question, reason):
     a = fake_engine.ask(question)
@@ -75,6 +80,7 @@ def test_question_kinds():
     assert (condition.comparator, condition.number, condition.unit) == ("<=", 35.0, "μg/m3")
     assert intent("嘉兴2019年罚了多少钱").unit == "money" and intent("温州信访立案率是多少").unit == "%"
     assert intent("嘉兴开展了几轮大排查").unit == "轮" and intent("How many rounds of checks did Xiamen run?").unit == "轮"
+    assert intent("绍兴抽检了多少批次").unit == "批次" and intent("食品抽检批次合格率是多少").unit == "%"
 
 
 @pytest.fixture

@@ -62,6 +62,8 @@ def analyzer():
     ("廈門空氣質量", ("厦门",), "zh-hant"),
     ("What does Wenzhou's 'Zero-Waste City' (无废城市) work involve?", ("温州",), "en"),  # quotes a Chinese term
     ("温州 PM2.5 2023", ("温州",), "zh"),
+    ("厦门PM2.5 PM10 NO2", ("厦门",), "zh"),  # pollutant names are no English
+    ("How many 无废细胞 does Shaoxing plan?", ("绍兴",), "en"),
 ])
 def test_cities_are_recognised_in_any_script(analyzer, question, cities, language):
     analysis = analyzer.analyze(question)

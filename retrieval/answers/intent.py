@@ -90,11 +90,12 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     text = analysis.simplified
     indicators = _nearest_first(vocabulary.mentioned(text), text)
     asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators)
+    asks_how = bool(_DESCRIPTIVE.search(text))
     if _CITIES.search(text):
         kind = "cities"
     elif _TABLE.search(text) or len(analysis.cities) > 1:
         kind = "table"
-    elif _DESCRIPTIVE.search(text):
+    elif asks_how:
         kind = "passage"  # how, why, what measures: sentences answer, not a figure
     elif asks_quantity and (indicators or analysis.cities):
         kind = "value"
@@ -111,7 +112,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         measure = "change"  # 提高5个百分点以上: a change, not a level
     return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, condition,
                   _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
-                  times_of_day(text), _superlative(text), direction_of(text), bool(_DESCRIPTIVE.search(text)))
+                  times_of_day(text), _superlative(text), direction_of(text), asks_how)
 
 
 _ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)
@@ -128,8 +129,8 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人|户|次|轮|批|吨|万吨|亿元|万元|元|天|公里|亩|微克/立方米|%)"
-                      r"|(轮|批)(?:数|次)")
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|公里|亩"
+                      r"|微克/立方米|%)|(轮|批)数")
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b", re.I)
 COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}

@@ -33,6 +33,14 @@ _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五
                          r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
 
 
+def _names_every_city(analysis) -> bool:
+    """Whether the question says every city in so many words; 各地 right after a city name
+    (嘉兴各地) means that city's own districts."""
+    text = analysis.simplified
+    return any(not any(text[: m.start()].rstrip("市").endswith(c) for c in analysis.cities)
+               for m in _EVERY_CITY.finditer(text))
+
+
 @dataclass(frozen=True)
 class NotFound:
     reason: str  # one of NOT_FOUND_REASONS
@@ -100,17 +108,18 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     unknown = tuple(c for c in intent.cities if c not in coverage)  # said beside the answer for the others
     if filters.cities and not set(cities) <= set(filters.cities):
         return refused("no_city", cities=tuple(c for c in cities if c not in filters.cities))  # outside the filter
-    outside = _outside_the_collection(intent, cities, unknown, coverage, view)
+    # every city: none named, or all of them said in so many words (a city named beside 各市 qualifies a cell)
+    across = intent.kind in ("cities", "table") and not filters.cities \
+        and (not intent.cities or _names_every_city(analysis))
+    scope = () if across else cities  # the cities the answer is about; () for every one
+    outside = _outside_the_collection(intent, scope, () if across else unknown, coverage, view)
     if outside:
         return refused(**outside)
     years = intent.years or filters.years
-    # every city: none named, or all of them said in so many words (a city named beside 各市 qualifies a cell)
-    across = intent.kind in ("cities", "table") and not filters.cities \
-        and (not intent.cities or bool(_EVERY_CITY.search(analysis.simplified)))
-    facts = view.facts(Filters(cities=() if across else cities, years=years, doc_ids=filters.doc_ids))
+    facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
-    if not matching and intent.kind == "value" and intent.language == "en" and cities \
+    if not matching and intent.kind == "value" and intent.language == "en" and scope \
             and all(i.generic for i in intent.indicators):  # a named indicator the city lacks is no_indicator
         matching = _glossary_sentences(facts, intent, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
@@ -121,25 +130,25 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
     else:
         from_facts = []
+    domain_terms = bool(set(analysis.glossary) - set(analysis.cities)) or bool(_quoted_terms(analysis))
+    if analysis.language == "en" and not domain_terms and not matching and not (scope and intent.asks_how):
+        return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
-        return refused("no_indicator", cities=cities, indicator=named)  # 多少辆: no figure counted so
+        return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
-        domain_terms = set(analysis.glossary) - set(analysis.cities) or _CHINESE_TERM.search(analysis.simplified)
-        if analysis.language == "en" and not domain_terms and (not cities or not intent.asks_how):
-            return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
         answer = passage()
         if answer.found and not _covers_question(answer, analysis, core):
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
-            return _cities_from_sentences(answer, from_facts, documents, done, refused, cities, named, core, view)
+            return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, view)
         if answer and answer.found:
             return done("passage", passage=answer, evidence=answer.evidence)
-        return refused(_weak_reason(intent, cities), cities=cities, indicator=named)
+        return refused(_weak_reason(intent, scope), cities=scope, indicator=named)
     if not matching:
         # What the reports do state of it, in any year (a 2023 figure when 2024 was asked)
-        stated = view.facts(Filters(cities=cities)) if intent.years else facts
+        stated = view.facts(Filters(cities=scope)) if intent.years else facts
         related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
-        return refused("no_indicator", cities=cities, indicator=named, related=related, asked_years=intent.years)
+        return refused("no_indicator", cities=scope, indicator=named, related=related, asked_years=intent.years)
 
     fits = _relevance(matching, intent, core, relevance)
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
@@ -148,12 +157,12 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         if any(i.generic for i in intent.indicators if i.indicator_id == matching[0].indicator):
             matching = _about_the_same(matching, fits)
     if intent.kind == "cities":
-        return _cities_answer(intent, matching, done, refused, cities, named, preference)
+        return _cities_answer(intent, matching, done, refused, scope, named, preference)
     by_city = _group(matching, lambda f: f.city or "")
-    if intent.kind == "table" or (not cities and len(by_city) > 1):
-        rows = _table_rows(intent, matching, known if across else cities or known, preference)
+    if intent.kind == "table" or (not scope and len(by_city) > 1):
+        rows = _table_rows(intent, matching, scope or known, preference)
         if not any(r.fact for r in rows):
-            return refused("no_indicator", cities=cities, indicator=named)
+            return refused("no_indicator", cities=scope, indicator=named)
         return done("table", rows=tuple(rows), facts=tuple(r.fact for r in rows if r.fact))
     ranked = sorted(matching, key=preference, reverse=True)
     best = ranked[0]
@@ -231,6 +240,8 @@ def _glossary_sentences(facts: list[Fact], intent: Intent, core: list[tuple[str,
     and measure asked, whose sentence holds at least half the question's glossary terms; the
     sentences' nearness in meaning then ranks them. Chinese questions need no such step: their
     own words already vouch through the sentence (`_matching`)."""
+    # Any indicator's figure may answer: the question names it in words the vocabulary lacks
+    # ("provincially monitored sections" for 省控断面), which is why this step exists.
     fitting = [f for f in facts if unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)]
     return _measured([f for f in fitting if _share(core, f.text) >= 0.5], intent)
 
@@ -241,8 +252,7 @@ def _core(analysis) -> list[tuple[str, ...]]:
     comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
     English question, each glossary phrase's Chinese terms, and any Chinese term it quotes."""
     if analysis.language == "en":
-        quoted = [(run, *sorted(_bigrams(run))) for run in _CHINESE_TERM.findall(analysis.simplified)
-                  if run not in analysis.cities]  # a Chinese term it quotes: (告知承诺制)
+        quoted = [(term, *sorted(_bigrams(term))) for term in _quoted_terms(analysis)]  # (告知承诺制)
         return [tuple(g.split()) for g in analysis.glossary
                 if g.split() and not set(g.split()) & set(analysis.cities)] + quoted  # Jiaxing names a place, not a figure
     text = analysis.simplified
@@ -250,6 +260,14 @@ def _core(analysis) -> list[tuple[str, ...]]:
         text = text.replace(city, " ")
     text = _QUESTION_NOISE.sub(" ", normalize_text(re.sub(r"(?:19|20)\d\d\s*年?", " ", text)))
     return [(pair,) for pair in sorted(_bigrams(text))]
+
+
+def _quoted_terms(analysis) -> list[str]:
+    """The Chinese terms an English question quotes, city names taken out (温州市 is no term)."""
+    text = analysis.simplified
+    for city in analysis.cities:
+        text = re.sub(re.escape(city) + "市?", " ", text)
+    return _CHINESE_TERM.findall(text)
 
 
 def _bigrams(text: str) -> set[str]:
@@ -417,8 +435,8 @@ def _covers_question(answer: Answer, analysis, core: list[tuple[str, ...]]) -> b
     alternatives, not all needed: the encoder's threshold judges it.)"""
     if analysis.language == "en" or not core:
         return True
-    text = normalize_text(" ".join(e.chunk.context() for e in answer.evidence) + " " +
-                          " ".join(r.chunk.context() for r in answer.outcome.results[:3]))
+    text = " ".join(e.chunk.context() for e in answer.evidence) + " " + \
+        " ".join(r.chunk.context() for r in answer.outcome.results[:3])
     words = [(w, *sorted(_bigrams(w))) for w in _content_words(analysis.tokens, analysis.cities)]
     return _share(core, text) >= 0.5 or bool(words) and _share(words, text) > 0.5
 

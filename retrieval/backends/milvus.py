@@ -250,7 +250,7 @@ class MilvusView:
             return {}
         backend = self._backend
         # two `in` lists, not a pair per report: milvus-lite rejects a chain of 50 `or`s. They can let
-        # through a row no report has committed only if one write gave two reports one version;
+        # through a row no report has committed only if two writes drew the same time_ns version;
         # `_is_committed` drops it either way.
         versions = sorted({self._committed[d].version for d in docs})
         committed = f"{_expr_in('doc_id', docs)} and {_expr_in('version', versions)}"

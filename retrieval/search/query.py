@@ -14,7 +14,8 @@ from retrieval.text.places import CITY_NAMES, cities_in
 from retrieval.text.tokenize import DATA, Tokenizer
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z]+\b")  # Wenzhou, what; not PM, COD, VOCs
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _ACROSS_CITIES = re.compile(
     r"哪个城市|哪些城市|哪座城市|哪几个城市|哪个市|哪些市|各城市|各市|几个城市|哪些地方|哪个地方|对比|比较|分别"
@@ -68,9 +69,10 @@ class QueryAnalysis:
 
 def language_of(text: str) -> str:
     """en, zh or zh-hant. An English question quoting a Chinese term ('Seventh Clinic' (第七诊所))
-    is English: its Latin words outnumber its Chinese characters."""
-    chinese = len(_CJK.findall(text))
-    if not chinese or len(_LATIN_WORD.findall(text)) > chinese:
+    is English: its English words outnumber its runs of Chinese; pollutant names (PM2.5, COD)
+    are no English."""
+    runs = len(_CJK_RUN.findall(text))
+    if not runs or len(_ENGLISH_WORD.findall(text)) > runs:
         return "en"
     return "zh-hant" if is_traditional(text) else "zh"
 
