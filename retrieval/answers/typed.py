@@ -130,8 +130,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
     else:
         from_facts = []
-    domain_terms = bool(set(analysis.glossary) - set(analysis.cities)) or bool(_quoted_terms(analysis))
-    if analysis.language == "en" and not domain_terms and not matching and not (scope and intent.asks_how):
+    if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
         return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
         return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
@@ -262,6 +261,12 @@ def _core(analysis) -> list[tuple[str, ...]]:
     return [(pair,) for pair in sorted(_bigrams(text))]
 
 
+def _says_domain_terms(analysis) -> bool:
+    """Whether an English question names anything of the domain: a glossary term besides a
+    city, or a Chinese term it quotes."""
+    return bool(set(analysis.glossary) - set(analysis.cities)) or bool(_quoted_terms(analysis))
+
+
 def _quoted_terms(analysis) -> list[str]:
     """The Chinese terms an English question quotes, city names taken out (温州市 is no term)."""
     text = analysis.simplified
@@ -271,7 +276,7 @@ def _quoted_terms(analysis) -> list[str]:
 
 
 def _bigrams(text: str) -> set[str]:
-    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    runs = _CHINESE_TERM.findall(text)  # a single character has no pair
     return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
 
 

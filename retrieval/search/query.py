@@ -13,7 +13,6 @@ from retrieval.text.normalize import is_traditional, normalize_text, to_simplifi
 from retrieval.text.places import CITY_NAMES, cities_in
 from retrieval.text.tokenize import DATA, Tokenizer
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z]+\b")  # Wenzhou, what; not PM, COD, VOCs
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
