@@ -4,7 +4,7 @@ from rank_bm25 import BM25Okapi
 
 from retrieval.backends.local.bm25 import BM25Index, BM25Params
 from retrieval.text.normalize import normalize, normalize_text
-from retrieval.text.tokenize import Tokenizer
+from retrieval.text.tokenize import Tokenizer, TokenizerConfig
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,37 @@ def test_a_term_a_report_marks_is_also_one_whole_token(tokenizer):
     assert {"五书同达", "嘉兴市生态环境保护条例"} <= set(tokens)
     assert "12345" in tokens and tokens.count("12345") == 1  # already whole: not added twice
     assert "五书同达" in tokenizer.tokens("“五书同达”是什么", query=True)
+
+
+def test_a_phrase_a_report_repeats_is_also_one_whole_token(tokenizer):
+    # jieba cuts the unmarked 五书同达 as 五书/同达 in this report and as 五书同/达 in a question
+    report = "全面推行五书同达机制。五书同达覆盖全部案件。我们将深化五书同达。"
+    assert tokenizer.repeated_phrases(report) == {"五书同达"}
+    assert tokenizer.repeated_phrases(report[:22]) == frozenset()  # said twice: not yet the report's own term
+    tokens = tokenizer.tokens_with_offsets("深化五书同达。", phrases=frozenset({"五书同达"}))
+    assert [(t.start, t.end) for t in tokens if t.text == "五书同达"] == [(2, 6)]
+    assert "五书同达" not in tokenizer.tokens("五书同达是什么机制", query=True)  # the searcher completes it
+
+
+def test_repeated_phrases_are_whole_words_and_not_just_the_inside_of_a_longer_one(tokenizer):
+    report = "推进码头岸电建设。码头岸电覆盖率提高。新建码头岸电设施。2023年工作。2024年工作。2025年工作。"
+    assert tokenizer.repeated_phrases(report) == {"码头岸电"}  # not 年工作: no phrase starts on one character
+    longer = "码头岸电设施建成。码头岸电设施投用。码头岸电设施全覆盖。"
+    assert tokenizer.repeated_phrases(longer) == {"码头岸电设施"}  # 码头岸电 is only ever inside it
+
+
+def test_a_report_s_phrases_are_its_own_tokens_only(project):
+    from retrieval.documents.reading import document_from_bytes
+    from retrieval.embedding.encoders import HashingEncoder
+    from retrieval.indexing import Indexer
+
+    repeats = "# 工作总结\n\n推进码头岸电建设。码头岸电覆盖率提高。新建码头岸电设施。\n"
+    once = "# 工作总结\n\n新建码头岸电设施。\n"
+    docs = [document_from_bytes(text.encode(), name, f"seeds/{name}", name) for name, text in
+            (("a.md", repeats), ("b.md", once))]
+    indexed = Indexer(Tokenizer(), HashingEncoder(16)).index(docs)
+    assert any("码头岸电" in tokens for tokens in indexed[0].tokens)
+    assert not any("码头岸电" in tokens for tokens in indexed[1].tokens)  # adding a changes none of b's
+    assert Tokenizer(TokenizerConfig(phrase_repeats=0)).repeated_phrases(repeats) == frozenset()
+    with pytest.raises(ValueError, match="phrase_repeats"):
+        TokenizerConfig(phrase_repeats=1)

@@ -24,7 +24,9 @@ _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff%.+\-]*[\w\u4e00-\u9fff%]")
 LONGEST_MARKED_TERM = 12
 _MARKED_TERM = re.compile(r"[“「『《\"]([^“”「」『』《》\"\s]{2,%d})[”」』》\"]" % LONGEST_MARKED_TERM)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-VERSION = 2  # of how tokens are made from jieba's cut; the index records it
+_ALL_CJK = re.compile(r"[\u4e00-\u9fff]+")
+LONGEST_PHRASE_WORDS = 4
+VERSION = 3  # of how tokens are made from jieba's cut; the index records it
 
 
 def _read_list(path: Path) -> frozenset[str]:
@@ -40,14 +42,19 @@ class TokenizerConfig:
     stopwords: Path = DATA / "stopwords.txt"
     question_words: Path = DATA / "question_words.txt"
     mode: str = "search"  # jieba's search mode also emits the words inside long compounds
+    # a run of jieba's words a report repeats this often is also one token in its chunks
+    # (its own coinage, cut apart by jieba); 0 turns it off
+    phrase_repeats: int = 3
 
     def __post_init__(self):
         if self.mode not in ("search", "accurate"):
             raise ValueError(f"tokenizer mode must be 'search' or 'accurate', got {self.mode!r}")
+        if self.phrase_repeats < 0 or self.phrase_repeats == 1:
+            raise ValueError(f"phrase_repeats must be 0 (off) or at least 2, got {self.phrase_repeats}")
 
     def fingerprint(self) -> str:
         """Changes whenever the tokens of a text could change: the index records it."""
-        h = hashlib.sha256(f"{self.mode} {VERSION}".encode())
+        h = hashlib.sha256(f"{self.mode} {VERSION} {self.phrase_repeats}".encode())
         for path in (self.domain_words, self.stopwords):
             h.update(Path(path).read_bytes())
         return h.hexdigest()[:16]
@@ -124,7 +131,33 @@ class Tokenizer:
     def question_words(self) -> frozenset[str]:
         return _read_list(Path(self.config.question_words))
 
-    def tokens_with_offsets(self, text: str, query: bool = False) -> list[Token]:
+    def repeated_phrases(self, text: str) -> frozenset[str]:
+        """A report's coinages jieba cuts apart: runs of two to four of its Chinese words (up to
+        LONGEST_MARKED_TERM characters, no stop word, not beginning or ending on one character) that the report repeats at least
+        phrase_repeats times, less the runs only ever seen inside a longer such phrase. They
+        come from the report alone, so adding a report changes no other report's tokens."""
+        if not self.config.phrase_repeats:
+            return frozenset()
+        with self._lock:
+            words = list(self._jieba.cut(normalize(text).text))
+        word = lambda w: bool(_ALL_CJK.fullmatch(w)) and w not in self.stopwords  # noqa: E731
+        counts: dict[tuple[str, ...], int] = {}
+        for i in range(len(words)):
+            if len(words[i]) < 2 or not word(words[i]):  # not 年工作, 个问题
+                continue
+            for n in range(2, LONGEST_PHRASE_WORDS + 1):
+                run = tuple(words[i : i + n])
+                if len(run) < n or not word(run[-1]) or len("".join(run)) > LONGEST_MARKED_TERM:
+                    break
+                if len(run[-1]) > 1:
+                    counts[run] = counts.get(run, 0) + 1
+        repeated = {run: n for run, n in counts.items() if n >= self.config.phrase_repeats}
+        inner = {run[i:j] for run, n in repeated.items() for i in range(len(run)) for j in range(i + 2, len(run) + 1)
+                 if (i, j) != (0, len(run)) and repeated.get(run[i:j]) == n}
+        return frozenset("".join(run) for run in repeated if run not in inner)
+
+    def tokens_with_offsets(self, text: str, query: bool = False, phrases: frozenset[str] = frozenset()) -> list[Token]:
+        """phrases: whole tokens wherever they occur, beside the cut (a report's repeated_phrases)."""
         norm = normalize(text)
         drop = self.stopwords | self.question_words if query else self.stopwords
         with self._lock:  # jieba's tokenizer keeps state while it cuts
@@ -141,7 +174,13 @@ class Tokenizer:
             word = m.group(1)
             if word not in cut and word not in drop and _CJK.search(word) and _WORDLIKE.fullmatch(word):
                 out.append(Token(word, *norm.source_span(m.start(1), m.end(1))))
+        have = {t.text for t in out}
+        for phrase in phrases - have:
+            start = norm.text.find(phrase)
+            while start >= 0:
+                out.append(Token(phrase, *norm.source_span(start, start + len(phrase))))
+                start = norm.text.find(phrase, start + len(phrase))
         return out
 
-    def tokens(self, text: str, query: bool = False) -> list[str]:
-        return [t.text for t in self.tokens_with_offsets(text, query)]
+    def tokens(self, text: str, query: bool = False, phrases: frozenset[str] = frozenset()) -> list[str]:
+        return [t.text for t in self.tokens_with_offsets(text, query, phrases)]
