@@ -105,6 +105,11 @@ def test_xiamen_four_hundred_percents(seed_documents):
     assert {f.indicator for f in four} == {"drinking_water_source_compliance", "section_compliance_rate"}
     changes = [f.number for f in facts if f.measure == "change" and "分别提升" in f.text]
     assert changes == [7.5, 9.1]
+    # the head named once for two figures: 优良水质面积比91.7%、点位比95.5%
+    (points,) = find(facts, "95.5%")
+    assert points.indicator_text.endswith("优良水质点位比") and points.indicator == "nearshore_good_water_share"
+    (excellent,) = find(facts, "70.8%")
+    assert excellent.indicator_text == "空气质量优级率"  # after 空气质量优良率99.5%
 
 
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
@@ -135,5 +140,7 @@ def test_vocabulary_names_indicators_in_either_language():
     assert ids("温州2023年PM2.5浓度") == ["pm25_concentration"]
     assert ids("share of provincial-controlled (and above) sections") == ["provincial_section_good_water_share"]
     assert ids("Xiamen's good-air-day rate") == ["good_air_day_rate"]
+    assert ids("how much was invested in 2023") == ["investment"]  # an inflection of the name
+    assert ids("after the soil investigations") == []  # another word that starts alike
     assert VOCABULARY.canonical("省控及以上断面Ⅰ-Ⅲ类水质比例", "%") == "provincial_section_good_water_share"
     assert VOCABULARY.canonical("罚款金额", "件") is None  # units must agree

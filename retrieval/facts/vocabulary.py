@@ -97,13 +97,18 @@ class Vocabulary:
         return found
 
 
+_INFLECTION = r"(?:s|es|e?d|ing|ly|led|ment|ments)?"
+
+
 def _english_pattern(name: str) -> re.Pattern:
     """An English name's words in order, with up to four words or a parenthesis between
     them: provincial-controlled (and above) sections."""
     words = re.findall(r"[a-z0-9.]+", name.lower())
     gap = r"(?:[\W_]+[\w]+){0,4}?[\W_]+"
-    def word(w: str) -> str:  # plurals, and longer words' other endings: municipal(ly), control(led)
-        return re.escape(w) + (r"[a-z]*" if len(w) >= 5 else "" if w.endswith((".", "s")) else "s?")
+    def word(w: str) -> str:  # plurals, and longer words' inflections: municipal(ly), control(led), invest(ed)
+        if w.endswith((".", "s")):  # not invest(igation), credit(worthiness): another word
+            return re.escape(w)
+        return re.escape(w) + (_INFLECTION if len(w) >= 5 else "s?")
     return re.compile(r"(?<![a-z])" + gap.join(word(w) for w in words) + r"(?![a-z])")
 
 
