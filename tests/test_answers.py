@@ -81,6 +81,7 @@ def test_question_kinds():
     assert intent("嘉兴2019年罚了多少钱").unit == "money" and intent("温州信访立案率是多少").unit == "%"
     assert intent("嘉兴开展了几轮大排查").unit == "轮" and intent("How many rounds of checks did Xiamen run?").unit == "轮"
     assert intent("绍兴抽检了多少批次").unit == "批次" and intent("食品抽检批次合格率是多少").unit == "%"
+    assert intent("厦门 2024 危废 规范化 考核 合格率").unit == "%"  # a terse query naming a rate last
 
 
 @pytest.fixture

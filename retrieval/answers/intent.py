@@ -89,8 +89,10 @@ class Intent:
 def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     text = analysis.simplified
     indicators = _nearest_first(vocabulary.mentioned(text), text)
-    asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators)
-    asks_how = bool(_DESCRIPTIVE.search(text))
+    unit = _unit_asked(text)
+    asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators) or unit is not None  # 大排查 轮数
+    # 几项首创经验 counts experiences; it does not ask to describe them
+    asks_how = bool(_DESCRIPTIVE.search(text)) and not (unit in COUNT_UNITS or unit == "count")
     if _CITIES.search(text):
         kind = "cities"
     elif _TABLE.search(text) or len(analysis.cities) > 1:
@@ -111,7 +113,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     if condition and condition.unit == "个百分点":
         measure = "change"  # 提高5个百分点以上: a change, not a level
     return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, condition,
-                  _scope(text), asks_quantity, _unit_asked(text), water_classes(text),
+                  _scope(text), asks_quantity, unit, water_classes(text),
                   times_of_day(text), _superlative(text), direction_of(text), asks_how)
 
 
@@ -143,12 +145,13 @@ _EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批"}
 _EN_COUNTED = re.compile(r"\bhow many (rounds|times|batches)\b", re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
-_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:是|为|有|达到|达)?(?:多少|几)")
+# a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
+_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)")
 
 
 def _unit_asked(text: str) -> str | None:
     """The unit a question asks for: a Chinese classifier after 多少 or 几 (多少辆, 几轮) or the
-    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, what share),
+    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, a query ending in 销号率, what share),
     "count" for how many."""
     m = _ZH_UNIT.search(text)
     if m:
