@@ -82,6 +82,19 @@ def test_question_kinds():
     assert intent("嘉兴开展了几轮大排查").unit == "轮" and intent("How many rounds of checks did Xiamen run?").unit == "轮"
     assert intent("绍兴抽检了多少批次").unit == "批次" and intent("食品抽检批次合格率是多少").unit == "%"
     assert intent("厦门 2024 危废 规范化 考核 合格率").unit == "%"  # a terse query naming a rate last
+    assert intent("温州已经连续多少个月保持空气优良").unit == "个月"
+    assert intent("嘉兴多大比例的企业完成清洁生产审核").unit == "%" and intent("Xiamen share of clean buses").unit == "%"
+    assert intent("厦门危废处置量比上年涨了多少").measure == "change"
+    assert intent("赣州新增了多少个监测站点").measure == "level"  # counts what was added
+    assert intent("赣州监测站点同比增加了多少个").measure == "change"  # against the year before
+
+
+def test_a_word_of_a_synonym_group_is_matched_by_any_word_of_it(fake_engine):
+    from retrieval.answers.typed import _core, _share
+
+    core = _core(fake_engine.analyzer.analyze("绍兴危险废物的焚烧占比"))
+    assert ("危废", "危险废物") in core
+    assert _share(core, "危废焚烧占比") >= 0.5 and _share(core, "污泥焚烧") < 0.5
 
 
 @pytest.fixture

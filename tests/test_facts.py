@@ -39,6 +39,7 @@ def test_lists_ranges_comparators_and_changes():
     (m,) = mentions("降幅20-30%")
     assert (m.number, m.number_max, m.unit) == (20.0, 30.0, "%")
     assert said("同比下降5.4%")[0][4] == "change" and said("提高20.6个百分点")[0][4] == "change"
+    assert said("连续51个月未发生") == [("51个月", 51.0, "个月", "=", "level")]  # a duration, not 51 个
     assert said("注册企业7300多家")[0][1:4] == (7300.0, "家", ">")
     assert said("九成")[0][1:3] == (90.0, "%") and said("水质提升为Ⅱ类")[0][1:3] == (2.0, "类")
 

@@ -36,7 +36,8 @@ _TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达�
                      re.I)
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
-_CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|多少个百分点|同比|较上年|变化|升幅|降幅|增幅"
+_CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
+                     r"|同比|较上年|比上年|较去年|比去年|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change)|percentage points?"
                      r"|year[- ]on[- ]year|compared with (?:the )?(?:previous|last|prior) year|change in|rise in|drop in"
                      r"|increase in|decrease in|improvement in", re.I)
@@ -107,7 +108,10 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
-    measure = "change" if _CHANGE.search(text) or kind == "cities" and re.search(r"比上年|较上年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I) \
+    compared = re.search(r"比上年|较上年|比去年|较去年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I)
+    # 增加了多少个人员编制 counts what was added (a level), unless it says against what
+    changed = _CHANGE.search(text) and not (unit in COUNT_UNITS and not compared and not re.search(r"百分点|percentage point", text))
+    measure = "change" if changed or kind == "cities" and compared \
         else "rank" if _RANK.search(text) else "level"
     condition = _condition(text)
     if condition and condition.unit == "个百分点":
@@ -131,22 +135,23 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|公里|亩"
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
                       r"|微克/立方米|%)|(轮|批)数")
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
-_EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b", re.I)
+_EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b"
+                         r"|\b(?:share|proportion|rate|ratio) of\b", re.I)
 COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}
 
 
 _EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
              "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩"}
 _EN_UNIT = re.compile(r"\bin (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu)\b", re.I)
-_EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批"}
-_EN_COUNTED = re.compile(r"\bhow many (rounds|times|batches)\b", re.I)
+_EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月"}
+_EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months)\b", re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
-_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)")
+_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
 
 
 def _unit_asked(text: str) -> str | None:

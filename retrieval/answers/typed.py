@@ -249,16 +249,29 @@ def _core(analysis) -> list[tuple[str, ...]]:
     """What a question is about, as units each matched by any of its alternatives: the
     character pairs of a Chinese question without city, year and the words of asking,
     comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
-    English question, each glossary phrase's Chinese terms, and any Chinese term it quotes."""
+    English question, each glossary phrase's Chinese terms, and any Chinese term it quotes.
+    A word of a synonym group is one unit that any word of its group matches (危险废物 is
+    found in 危废填埋占比)."""
+    groups = analysis.synonym_groups
     if analysis.language == "en":
         quoted = [(term, *sorted(_bigrams(term))) for term in _quoted_terms(analysis)]  # (告知承诺制)
-        return [tuple(g.split()) for g in analysis.glossary
-                if g.split() and not set(g.split()) & set(analysis.cities)] + quoted  # Jiaxing names a place, not a figure
+        units = [tuple(g.split()) for g in analysis.glossary
+                 if g.split() and not set(g.split()) & set(analysis.cities)]  # Jiaxing names a place, not a figure
+        return [unit + tuple(w for g in groups if set(g) & set(unit) for w in g if w not in unit)
+                for unit in units] + quoted
     text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")
-    text = _QUESTION_NOISE.sub(" ", normalize_text(re.sub(r"(?:19|20)\d\d\s*年?", " ", text)))
-    return [(pair,) for pair in sorted(_bigrams(text))]
+    text = normalize_text(re.sub(r"(?:19|20)\d\d\s*年?", " ", text))
+    synonyms = []
+    for group in groups:
+        words = sorted((w for w in group if not w.isascii() and w in text), key=len, reverse=True)
+        if words:
+            synonyms.append(group)
+            for word in words:
+                text = text.replace(word, " ")
+    text = _QUESTION_NOISE.sub(" ", text)
+    return [(pair,) for pair in sorted(_bigrams(text))] + synonyms
 
 
 def _says_domain_terms(analysis) -> bool:
@@ -298,6 +311,7 @@ def _measured(facts: list[Fact], intent: Intent) -> list[Fact]:
 class _Fit:
     words: float  # share of the question's character pairs in the fact's indicator text
     score: float  # that plus its sentence's cosine to the question
+    context: float = 0.0  # share of them in the fact's sentence
 
 
 def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
@@ -315,7 +329,7 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
         context = _share(core, f.text) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
         # rounded: one sentence's vector gives its facts cosines that differ in the last bits
-        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 4))
+        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 4), context)
     return out
 
 
@@ -329,10 +343,13 @@ def _one_indicator(facts: list[Fact], fits: dict[int, "_Fit"], preference) -> li
 
 
 def _about_the_same(facts: list[Fact], fits: dict[int, _Fit]) -> list[Fact]:
-    """The facts whose indicator text holds at least half as much of the question as the best
-    one's: a city whose only figure of the kind is about something else gets no cell."""
-    best = max((fits[id(f)].words for f in facts), default=0.0)
-    return [f for f in facts if fits[id(f)].words * 2 >= best]
+    """The facts whose indicator text and sentence hold at least half as much of the question
+    as the best one's: a city whose only figure of the kind is about something else (企业 in a
+    sentence about training, not about a 正面清单) gets no cell."""
+    def fit(f: Fact) -> float:
+        return fits[id(f)].words + fits[id(f)].context
+    best = max((fit(f) for f in facts), default=0.0)
+    return [f for f in facts if fit(f) * 2 >= best]
 
 
 def _preference(f: Fact, intent: Intent, fits: dict[int, _Fit]) -> tuple:

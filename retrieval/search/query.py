@@ -64,6 +64,15 @@ class QueryAnalysis:
     dense_text: str  # for the encoder: an English question carries its glossary terms along
     glossary: tuple[str, ...] = ()  # the Chinese terms of each English phrase matched (alternatives, space-separated)
     synonym_tokens: tuple[str, ...] = ()  # BM25 tokens of the domain synonyms of words in the question
+    synonym_groups: tuple[tuple[str, ...], ...] = ()  # the synonym groups a word of it (or of its glossary terms) is in
+
+
+def said(word: str, normal_text: str) -> bool:
+    """Whether a text in normal form holds the word: an English word whole (cod, not the cod
+    of code), a Chinese one anywhere."""
+    if word.isascii():
+        return bool(re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", normal_text))
+    return word in normal_text
 
 
 def language_of(text: str) -> str:
@@ -106,17 +115,19 @@ class QueryAnalyzer:
                 for line in Path(self.synonyms_path).read_text(encoding="utf-8").splitlines()
                 if line.strip() and not line.startswith("#")]
 
+    def synonym_groups(self, normal_text: str) -> tuple[tuple[str, ...], ...]:
+        """The synonym groups a word of the text belongs to (found in its normal form, so 国控
+        inside 国控断面 counts)."""
+        return tuple(group for group in self._synonyms if any(said(word, normal_text) for word in group))
+
     def synonym_tokens(self, normal_text: str, tokens: list[str]) -> tuple[str, ...]:
-        """Tokens of the other words of each synonym group a word of the question belongs to
-        (found in its normal form, so 国控 inside 国控断面 counts), less those it already has."""
+        """Tokens of the other words of each synonym group a word of the question belongs to,
+        less those it already has."""
         extra: list[str] = []
-        said = lambda word: (re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", normal_text) if word.isascii()  # noqa: E731
-                             else word in normal_text)  # cod, not the cod of code
-        for group in self._synonyms:
-            if any(said(word) for word in group):
-                for word in group:
-                    if not said(word):
-                        extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
+        for group in self.synonym_groups(normal_text):
+            for word in group:
+                if not said(word, normal_text):
+                    extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
         return tuple(extra)
 
     @cached_property
@@ -153,9 +164,10 @@ class QueryAnalyzer:
         for terms in glossary:  # each Chinese word once per phrase: an indicator's many names are one mention
             tokens.extend(dict.fromkeys(self.tokenizer.tokens(terms, query=True)))
         dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"
-        synonyms = self.synonym_tokens(normalize_text(f"{simplified} {' '.join(glossary)}"), tokens)
+        said_text = normalize_text(f"{simplified} {' '.join(glossary)}")
+        synonyms = self.synonym_tokens(said_text, tokens)
         cities = tuple(cities_in(simplified))
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
         return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
-                             tuple(glossary), synonyms)
+                             tuple(glossary), synonyms, self.synonym_groups(said_text))
