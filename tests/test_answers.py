@@ -55,6 +55,8 @@ def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_
     ("How many tourists visited Wenzhou in 2023?", "off_topic"),  # none of the domain's terms, beside a city
     ("Who won Shaoxing's marathon in 2023?", "off_topic"),
     ("How many times did 温州市 host the marathon?", "off_topic"),  # a counted unit and a Chinese city name
+    ("西湖游船的票价多少钱", "off_topic"),  # a figure asked of nothing the reports hold, no city
+    ("How many tonnes of hazardous waste did Xiamen landfill in 2024?", "no_indicator"),  # no figure in that unit
 ])
 def test_refusals_say_why(fake_engine, question, reason):
     a = fake_engine.ask(question)
@@ -87,6 +89,8 @@ def test_question_kinds():
     assert intent("厦门危废处置量比上年涨了多少").measure == "change"
     assert intent("赣州新增了多少个监测站点").measure == "level"  # counts what was added
     assert intent("赣州监测站点同比增加了多少个").measure == "change"  # against the year before
+    assert intent("How many tonnes of coal did Jiaxing cut?").unit == "吨"
+    assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
 
 
 def test_a_word_of_a_synonym_group_is_matched_by_any_word_of_it(fake_engine):

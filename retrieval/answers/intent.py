@@ -29,7 +29,8 @@ _QUANTITY = re.compile(
     r"total|figure|level|investment|fines?\b|capacity|population|gdp", re.I)
 _DESCRIPTIVE = re.compile(
     r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
-    r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b|what (?:measures|steps|actions|approach|mechanism)"
+    r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b"
+    r"|what (?:\w+ ){0,2}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
     r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b"
     r"|\bwhy\b|describe|explain|in what way", re.I)
 _TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达到多少|将达到|target|goal|plan|aim|expected|intend|objective|forecast",
@@ -100,8 +101,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         kind = "table"
     elif asks_how:
         kind = "passage"  # how, why, what measures: sentences answer, not a figure
-    elif asks_quantity and (indicators or analysis.cities):
-        kind = "value"
+    elif asks_quantity and (indicators or analysis.cities or unit not in (None, "count")):
+        kind = "value"  # 多少钱, how many tonnes: a figure, even of nothing the reports name
     else:
         kind = "passage"
     targets, results = bool(_TARGET.search(text)), bool(_ACHIEVED.search(text))
@@ -144,8 +145,10 @@ COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台�
 
 
 _EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
-             "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩"}
-_EN_UNIT = re.compile(r"\bin (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu)\b", re.I)
+             "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩",
+             "day": "天"}
+_EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu|days)\b",
+                      re.I)
 _EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月"}
 _EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months)\b", re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"

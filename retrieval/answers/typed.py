@@ -133,7 +133,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
         return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
-        return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
+        return refused(_weak_reason(intent, scope), cities=scope, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
         answer = passage()
         if answer.found and not _covers_question(answer, analysis, core):
