@@ -2,6 +2,8 @@
 question asks for, only achievements counted as achievements, a citation in every cell,
 and refusals that say why."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -173,3 +175,10 @@ def test_a_city_the_collection_lacks_is_named_beside_the_answer(client):
     body = client.get("/v1/ask", params={"q": "北京和温州PM2.5浓度对比"}).json()
     assert body["kind"] == "table" and {f["city"] for f in body["facts"]} == {"温州"}
     assert "北京" in body["answer"]
+
+
+def test_which_city_did_not_suffer_something_needs_a_sentence_saying_so(fake_engine):
+    # 厦门's report speaks of 突发环境事件 only as plans for handling them
+    a = fake_engine.ask("哪些城市连续多年没有发生突发环境事件")
+    assert a.kind == "cities" and "厦门" not in a.cities
+    assert a.cities and all(re.search("未|没有|无|零", e.text) for e in a.evidence)

@@ -29,6 +29,10 @@ _QUESTION_NOISE = re.compile(
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
+# something that did not happen, asked and said (无 of 无废城市 is a name, not an absence)
+_ASKS_ABSENCE = re.compile(r"未发生|没有发生|没发生|无(?!废)|零发生|不发生|杜绝|\bwithout\b|\bno\b|\bzero\b|\bfree of\b|\bnever\b",
+                           re.I)
+_SAYS_ABSENCE = re.compile(r"未|没有|无(?!废)|零|杜绝|不发生")
 _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
                          r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
 
@@ -139,7 +143,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         if answer.found and not _covers_question(answer, analysis, core):
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
-            return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, view)
+            return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, view,
+                                          negated=bool(_ASKS_ABSENCE.search(analysis.simplified)))
         if answer and answer.found:
             return done("passage", passage=answer, evidence=answer.evidence)
         return refused(_weak_reason(intent, scope), cities=scope, indicator=named)
@@ -428,14 +433,16 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
 
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
-                           cities, named, core: list[tuple[str, ...]], view: SearchView) -> TypedAnswer:
+                           cities, named, core: list[tuple[str, ...]], view: SearchView,
+                           negated: bool = False) -> TypedAnswer:
     """Which cities did something with no figure to test: the cities of achieved facts whose
     words fit the question, and of quoted sentences that hold most of what it asks and lie
-    in a part of their report that tells results, not plans."""
+    in a part of their report that tells results, not plans. A question about something that
+    did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling it."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
               and _tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _share(core, e.chunk.context()) >= 0.5]
-    facts = [f for f in facts if not cities or f.city in cities]
+              and _share(core, e.chunk.context()) >= 0.5 and (not negated or _SAYS_ABSENCE.search(e.text))]
+    facts = [f for f in facts if (not cities or f.city in cities) and (not negated or _SAYS_ABSENCE.search(f.text))]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:
         return refused("no_indicator", cities=cities, indicator=named)
