@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 4  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 5  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,8 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             if change_cue:
                 change = sentence[previous_end:m.end].strip("，,、 ")
                 indicator_text = indicator_text[: change_cue.start()]
+            elif m.measure == "change":
+                indicator_text = _CHANGE_VERB.sub("", indicator_text)  # 投诉总量虽明显下降 -> 投诉总量
             if tail and m is group[-1] and not indicator_text.endswith(tail.group(1)):
                 indicator_text += tail.group(1)
             indicator_text = _sibling_of(facts, span, m, raw_lead, indicator_text) or indicator_text
@@ -284,6 +286,7 @@ def _sibling_of(facts: list[Fact], span: Span, m: Mention, raw_lead: str, indica
 
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户轮")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
+_CHANGE_VERB = re.compile(r"(?:虽|均|分别)?(?:明显|大幅|持续|显著)?(?:下降|上升|提高|降低|增长|减少|增加|提升|改善)了?$")
 
 
 def _clean_keep_lists(lead: str) -> str:
