@@ -69,8 +69,8 @@ class Indexer:
             vectors, embedded = embedded[: len(contexts)], embedded[len(contexts) :]
         if sentence_vectors is None:
             sentence_vectors = embedded
-        phrases = [self.tokenizer.repeated_phrases(doc.text) for doc, doc_chunks in zip(documents, chunks)
-                   for _ in doc_chunks]
+        per_report = [self.tokenizer.repeated_phrases(doc.text) for doc in documents]
+        phrases = [report for report, doc_chunks in zip(per_report, chunks) for _ in doc_chunks]
         tokens = [tuple(self.tokenizer.tokens(text, phrases=doc_phrases)) for text, doc_phrases in zip(contexts, phrases)]
         vocabulary = default_vocabulary(self.settings.vocabulary) if facts else None
         out, row, sentence_row = [], 0, 0

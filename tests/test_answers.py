@@ -89,8 +89,10 @@ def test_question_kinds():
     assert intent("温州已经连续多少个月保持空气优良").unit == "个月"
     assert intent("嘉兴多大比例的企业完成清洁生产审核").unit == "%" and intent("Xiamen share of clean buses").unit == "%"
     assert intent("厦门危废处置量比上年涨了多少").measure == "change"
-    assert intent("赣州新增了多少个监测站点").measure == "level"  # counts what was added
-    assert intent("赣州监测站点同比增加了多少个").measure == "change"  # against the year before
+    assert intent("嘉兴增加了多少家企业").measure == "level"  # counts what was added
+    assert intent("嘉兴企业比上年增加了多少家").measure == "change"  # against the year before
+    assert intent("赣州新增了多少个监测站点").unit == "个" and intent("达标率100%的有哪几个市").unit is None
+    assert intent("What percentage of steps were completed in Xiamen?").kind == "value"
     assert intent("How many tonnes of coal did Jiaxing cut?").unit == "吨"
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
 
@@ -182,3 +184,13 @@ def test_which_city_did_not_suffer_something_needs_a_sentence_saying_so(fake_eng
     a = fake_engine.ask("哪些城市连续多年没有发生突发环境事件")
     assert a.kind == "cities" and "厦门" not in a.cities
     assert a.cities and all(re.search("未|没有|无|零", e.text) for e in a.evidence)
+
+
+def test_absence_is_an_event_that_did_not_happen():
+    from retrieval.answers.typed import _ASKS_ABSENCE, _SAYS_ABSENCE
+
+    assert _ASKS_ABSENCE.search("哪些城市未发生突发环境事件") and _ASKS_ABSENCE.search("cities without an incident")
+    for question in ("哪些城市用无人机巡查", "Which cities built zero-waste cells?", "哪些城市建成无废城市"):
+        assert not _ASKS_ABSENCE.search(question), question
+    assert _SAYS_ABSENCE.search("较大以上突发环境事件实现“零发生”")
+    assert not _SAYS_ABSENCE.search("对环境违法行为零容忍,谋划未来") and not _SAYS_ABSENCE.search("无废城市建设")

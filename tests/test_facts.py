@@ -113,6 +113,15 @@ def test_xiamen_four_hundred_percents(seed_documents):
     assert excellent.indicator_text == "空气质量优级率"  # after 空气质量优良率99.5%
 
 
+def test_a_short_label_takes_a_head_only_for_a_name_the_vocabulary_knows():
+    from retrieval.documents.reading import document_from_bytes
+
+    text = "# 2023年工作总结\n\n全市森林覆盖率66.3%、绿化率45.2%。投诉总量持续大幅下降12.5%。\n"
+    facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
+    assert [(f.value, f.indicator_text) for f in facts] == [("66.3%", "森林覆盖率"), ("45.2%", "绿化率"),
+                                                            ("12.5%", "投诉总量")]  # not 森林绿化率; no 持续大幅下降
+
+
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
     for doc in seed_documents.values():
         for f in extract_facts(doc, VOCABULARY):
@@ -143,5 +152,6 @@ def test_vocabulary_names_indicators_in_either_language():
     assert ids("Xiamen's good-air-day rate") == ["good_air_day_rate"]
     assert ids("how much was invested in 2023") == ["investment"]  # an inflection of the name
     assert ids("after the soil investigations") == []  # another word that starts alike
+    assert ids("How many administrative penalties did Jiaxing impose?") == ["penalty_cases"]  # penalty, penalties
     assert VOCABULARY.canonical("省控及以上断面Ⅰ-Ⅲ类水质比例", "%") == "provincial_section_good_water_share"
     assert VOCABULARY.canonical("罚款金额", "件") is None  # units must agree

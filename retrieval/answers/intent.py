@@ -37,11 +37,13 @@ _TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达�
                      re.I)
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
+_AGAINST_LAST_YEAR = r"同比|较上年|比上年|较去年|比去年"
 _CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
-                     r"|同比|较上年|比上年|较去年|比去年|变化|升幅|降幅|增幅|涨幅"
+                     rf"|{_AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change)|percentage points?"
                      r"|year[- ]on[- ]year|compared with (?:the )?(?:previous|last|prior) year|change in|rise in|drop in"
                      r"|increase in|decrease in|improvement in", re.I)
+_COMPARED = re.compile(rf"{_AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", re.I)
 _RANK = re.compile(r"排名|第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
 _AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|(?<!不)超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
@@ -93,8 +95,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     indicators = _nearest_first(vocabulary.mentioned(text), text)
     unit = _unit_asked(text)
     asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators) or unit is not None  # 大排查 轮数
-    # 几项首创经验 counts experiences; it does not ask to describe them
-    asks_how = bool(_DESCRIPTIVE.search(text)) and not (unit in COUNT_UNITS or unit == "count")
+    # 几项首创经验 counts experiences and "what percentage of steps" asks a share: neither asks to describe
+    asks_how = bool(_DESCRIPTIVE.search(text)) and unit is None
     if _CITIES.search(text):
         kind = "cities"
     elif _TABLE.search(text) or len(analysis.cities) > 1:
@@ -109,7 +111,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
-    compared = re.search(r"比上年|较上年|比去年|较去年|同比|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", text, re.I)
+    compared = _COMPARED.search(text)
     # 增加了多少个人员编制 counts what was added (a level), unless it says against what
     changed = _CHANGE.search(text) and not (unit in COUNT_UNITS and not compared and not re.search(r"百分点|percentage point", text))
     measure = "change" if changed or kind == "cities" and compared \
@@ -137,7 +139,7 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
 
 
 _ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
-                      r"|微克/立方米|%)|(轮|批)数")
+                      r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b"
                          r"|\b(?:share|proportion|rate|ratio) of\b", re.I)
@@ -163,7 +165,7 @@ def _unit_asked(text: str) -> str | None:
     "count" for how many."""
     m = _ZH_UNIT.search(text)
     if m:
-        return m.group(1) or m.group(2)
+        return m.group(1) or m.group(2) or m.group(3)
     m = _EN_COUNTED.search(text)
     if m:
         return _EN_COUNTED_UNITS[m.group(1).lower()]

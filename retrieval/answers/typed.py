@@ -15,7 +15,7 @@ from retrieval.answers.intent import Intent, contradicts, direction_of, read_int
 from retrieval.backends.base import Filters, SearchView
 from retrieval.facts.extraction import section_kind
 from retrieval.facts.model import Fact
-from retrieval.facts.numbers import canonical_unit
+from retrieval.facts.numbers import canonical_unit, mentions
 from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.models import Chunk, Document, Section
 from retrieval.search.searcher import SearchOutcome
@@ -29,10 +29,10 @@ _QUESTION_NOISE = re.compile(
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
-# something that did not happen, asked and said (无 of 无废城市 is a name, not an absence)
-_ASKS_ABSENCE = re.compile(r"未发生|没有发生|没发生|无(?!废)|零发生|不发生|杜绝|\bwithout\b|\bno\b|\bzero\b|\bfree of\b|\bnever\b",
-                           re.I)
-_SAYS_ABSENCE = re.compile(r"未|没有|无(?!废)|零|杜绝|不发生")
+# something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
+# 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
+_ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝|\bwithout\b|\bnever\b|\bno\b(?!-)", re.I)
+_SAYS_ABSENCE = re.compile(r"(?:未|没有|零|不|无)[“”\"]?(?:发生|出现)|杜绝|无.{0,6}(?:事件|事故)")
 _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
                          r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
 
@@ -136,11 +136,11 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         from_facts = []
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
         return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
-    if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching:
-        return refused(_weak_reason(intent, scope), cities=scope, indicator=named)  # 多少辆: no figure counted so
+    if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching and scope:
+        return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
         answer = passage()
-        if answer.found and not _covers_question(answer, analysis, core):
+        if answer.found and not (_covers_question(answer, analysis, core) and _states_unit_asked(answer, intent)):
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
             return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, view,
@@ -351,10 +351,9 @@ def _about_the_same(facts: list[Fact], fits: dict[int, _Fit]) -> list[Fact]:
     """The facts whose indicator text and sentence hold at least half as much of the question
     as the best one's: a city whose only figure of the kind is about something else (企业 in a
     sentence about training, not about a 正面清单) gets no cell."""
-    def fit(f: Fact) -> float:
-        return fits[id(f)].words + fits[id(f)].context
-    best = max((fit(f) for f in facts), default=0.0)
-    return [f for f in facts if fit(f) * 2 >= best]
+    best_words = max((fits[id(f)].words for f in facts), default=0.0)
+    best_context = max((fits[id(f)].context for f in facts), default=0.0)
+    return [f for f in facts if fits[id(f)].words * 2 >= best_words and fits[id(f)].context * 2 >= best_context]
 
 
 def _preference(f: Fact, intent: Intent, fits: dict[int, _Fit]) -> tuple:
@@ -468,6 +467,14 @@ def _covers_question(answer: Answer, analysis, core: list[tuple[str, ...]]) -> b
         " ".join(r.chunk.context() for r in answer.outcome.results[:3])
     words = [(w, *sorted(_bigrams(w))) for w in _content_words(analysis.tokens, analysis.cities)]
     return _share(core, text) >= 0.5 or bool(words) and _share(words, text) > 0.5
+
+
+def _states_unit_asked(answer: Answer, intent: Intent) -> bool:
+    """A question asking for a figure in a unit (多少钱, how many tonnes) is answered by
+    sentences only if one of them states a figure in it."""
+    if intent.kind != "value" or intent.unit is None:
+        return True
+    return any(unit_fits(intent.unit, m.unit) for e in answer.evidence for m in mentions(e.text))
 
 
 def _weak_reason(intent: Intent, cities: Sequence[str]) -> str:

@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 5  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 6  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 indicator_text = _CHANGE_VERB.sub("", indicator_text)  # 投诉总量虽明显下降 -> 投诉总量
             if tail and m is group[-1] and not indicator_text.endswith(tail.group(1)):
                 indicator_text += tail.group(1)
-            indicator_text = _sibling_of(facts, span, m, raw_lead, indicator_text) or indicator_text
+            indicator_text = _sibling_of(facts, m, raw_lead, indicator_text, vocabulary) or indicator_text
             indicator_text = indicator_text[-config.max_indicator_chars :]
             rank = None
             if m.measure == "change" and (not indicator_text or re.fullmatch(r"(?:同比|较上年|比上年|较去年)?.{0,2}", indicator_text)):
@@ -269,24 +269,27 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
     return facts
 
 
-def _sibling_of(facts: list[Fact], span: Span, m: Mention, raw_lead: str, indicator_text: str) -> str | None:
-    """The whole name of a figure listed right after another of the same kind under a short
+def _sibling_of(facts: list[Fact], m: Mention, raw_lead: str, indicator_text: str,
+                vocabulary: Vocabulary) -> str | None:
+    """The whole name of a figure listed right after another of the sentence under a short
     label of the same form: 优良水质面积比91.7%、点位比95.5% -> 优良水质点位比 (the head is
-    said once, with the first)."""
+    said once, with the first); only a name the vocabulary knows (not 森林覆盖率…、绿化率 ->
+    森林绿化率)."""
     before = facts[-1] if facts else None
     n = len(indicator_text)
-    if before is None or before.sentence != span or before.measure != "level" or m.measure != "level" \
+    if before is None or before.measure != "level" or m.measure != "level" \
             or before.unit != m.unit or not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", indicator_text) \
             or len(before.indicator_text) <= n or not re.fullmatch(r"[\u4e00-\u9fff]+", before.indicator_text[-n:]) \
             or before.indicator_text[-1] != indicator_text[-1] or before.indicator_text.endswith(indicator_text) \
             or not re.fullmatch(r"\s*[、，,]?\s*" + re.escape(indicator_text) + r"\s*", raw_lead):
         return None
-    return before.indicator_text[:-n] + indicator_text
+    joined = before.indicator_text[:-n] + indicator_text
+    return joined if vocabulary.canonical(joined, m.unit, m.measure) is not None else None
 
 
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户轮")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
-_CHANGE_VERB = re.compile(r"(?:虽|均|分别)?(?:明显|大幅|持续|显著)?(?:下降|上升|提高|降低|增长|减少|增加|提升|改善)了?$")
+_CHANGE_VERB = re.compile(r"(?:虽|均|分别|也)?(?:明显|大幅|持续|显著|有所|稳步|进一步)*(?:下降|上升|提高|降低|增长|减少|增加|提升|改善)了?$")
 
 
 def _clean_keep_lists(lead: str) -> str:

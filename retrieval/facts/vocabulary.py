@@ -105,9 +105,13 @@ def _english_pattern(name: str) -> re.Pattern:
     them: provincial-controlled (and above) sections."""
     words = re.findall(r"[a-z0-9.]+", name.lower())
     gap = r"(?:[\W_]+[\w]+){0,4}?[\W_]+"
-    def word(w: str) -> str:  # plurals, and longer words' inflections: municipal(ly), control(led), invest(ed)
-        if w.endswith((".", "s")):  # not invest(igation), credit(worthiness): another word
+    def word(w: str) -> str:
+        if w.endswith((".", "s")):
             return re.escape(w)
+        if w.endswith("y") and len(w) >= 5:  # penalty, penalties
+            return re.escape(w[:-1]) + "(?:y|ies|ied)"
+        # plurals, and longer words' inflections: municipal(ly), control(led), invest(ed); not
+        # invest(igation), credit(worthiness): another word
         return re.escape(w) + (_INFLECTION if len(w) >= 5 else "s?")
     return re.compile(r"(?<![a-z])" + gap.join(word(w) for w in words) + r"(?![a-z])")
 

@@ -120,11 +120,12 @@ class QueryAnalyzer:
         inside 国控断面 counts)."""
         return tuple(group for group in self._synonyms if any(said(word, normal_text) for word in group))
 
-    def synonym_tokens(self, normal_text: str, tokens: list[str]) -> tuple[str, ...]:
-        """Tokens of the other words of each synonym group a word of the question belongs to,
-        less those it already has."""
+    def synonym_tokens(self, normal_text: str, tokens: list[str],
+                       groups: tuple[tuple[str, ...], ...] | None = None) -> tuple[str, ...]:
+        """Tokens of the other words of each synonym group a word of the question belongs to
+        (`groups`, when they were found already), less those it already has."""
         extra: list[str] = []
-        for group in self.synonym_groups(normal_text):
+        for group in self.synonym_groups(normal_text) if groups is None else groups:
             for word in group:
                 if not said(word, normal_text):
                     extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
@@ -165,9 +166,10 @@ class QueryAnalyzer:
             tokens.extend(dict.fromkeys(self.tokenizer.tokens(terms, query=True)))
         dense_text = simplified if language != "en" or not glossary else f"{simplified} ({' '.join(glossary)})"
         said_text = normalize_text(f"{simplified} {' '.join(glossary)}")
-        synonyms = self.synonym_tokens(said_text, tokens)
+        groups = self.synonym_groups(said_text)
+        synonyms = self.synonym_tokens(said_text, tokens, groups)
         cities = tuple(cities_in(simplified))
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
         return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
-                             tuple(glossary), synonyms, self.synonym_groups(said_text))
+                             tuple(glossary), synonyms, groups)

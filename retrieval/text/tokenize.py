@@ -132,10 +132,12 @@ class Tokenizer:
         return _read_list(Path(self.config.question_words))
 
     def repeated_phrases(self, text: str) -> frozenset[str]:
-        """A report's coinages jieba cuts apart: runs of two to four of its Chinese words (up to
-        LONGEST_MARKED_TERM characters, no stop word, not beginning or ending on one character) that the report repeats at least
-        phrase_repeats times, less the runs only ever seen inside a longer such phrase. They
-        come from the report alone, so adding a report changes no other report's tokens."""
+        """Phrases a report repeats: runs of two to four of its Chinese words (up to
+        LONGEST_MARKED_TERM characters, no stop word, not beginning or ending on one character)
+        said at least phrase_repeats times, less the runs only ever seen inside a longer such
+        phrase. Its coinages that jieba cuts apart are among them (码头岸电), and so are set
+        phrases (全省第一) that only restate their words. They come from the report alone, so
+        adding a report changes no other report's tokens."""
         if not self.config.phrase_repeats:
             return frozenset()
         with self._lock:
