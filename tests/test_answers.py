@@ -93,6 +93,8 @@ def test_question_kinds():
     assert intent("嘉兴企业比上年增加了多少家").measure == "change"  # against the year before
     assert intent("赣州新增了多少个监测站点").unit == "个" and intent("达标率100%的有哪几个市").unit is None
     assert intent("What percentage of steps were completed in Xiamen?").kind == "value"
+    assert intent("温州晚上的噪声达标率").times == {"night"}
+    assert intent("嘉兴湿地修复面积有多大").unit == "area" and intent("各市整治的工业企业数量").unit == "count"
     assert intent("How many tonnes of coal did Jiaxing cut?").unit == "吨"
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
 

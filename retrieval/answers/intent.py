@@ -156,13 +156,16 @@ _EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months)\b",
 _MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
+_AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
+_AREA_UNITS = frozenset({"平方公里", "平方千米", "km2", "平方米", "公顷", "亩", "万亩", "万平方米"})
+_HOW_MANY_THINGS = re.compile(r"(?<!排放)(?:数量|数目|个数)")  # 治理项目数量: a count, not tonnes
 _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
 
 
 def _unit_asked(text: str) -> str | None:
     """The unit a question asks for: a Chinese classifier after 多少 or 几 (多少辆, 几轮) or the
-    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, a query ending in 销号率, what share),
-    "count" for how many."""
+    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, a query ending in
+    销号率, what share), "area" (面积有多大), "count" for how many or a 数量."""
     m = _ZH_UNIT.search(text)
     if m:
         return m.group(1) or m.group(2) or m.group(3)
@@ -176,7 +179,9 @@ def _unit_asked(text: str) -> str | None:
         return "money"
     if _RATE.search(text) or _EN_PERCENT.search(text):
         return "%"
-    if _EN_COUNT.search(text):
+    if _AREA.search(text):
+        return "area"
+    if _EN_COUNT.search(text) or _HOW_MANY_THINGS.search(text):
         return "count"
     return None
 
@@ -190,6 +195,8 @@ def unit_fits(asked: str | None, unit: str) -> bool:
         return unit in ("%", "个百分点")
     if asked == "money":
         return unit.endswith("元")
+    if asked == "area":
+        return unit in _AREA_UNITS
     return unit == asked or asked in COUNT_UNITS and unit in ("个", "")  # 个 counts anything
 
 
@@ -220,7 +227,8 @@ def water_classes(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-_TIMES = {"day": re.compile(r"昼间|白天|daytime|day-time|\bday\b", re.I), "night": re.compile(r"夜间|夜晚|night", re.I)}
+_TIMES = {"day": re.compile(r"昼间|白天|日间|daytime|day-time|\bday\b", re.I),
+          "night": re.compile(r"夜间|夜晚|晚上|夜里|night", re.I)}
 
 
 def times_of_day(text: str) -> frozenset[str]:
