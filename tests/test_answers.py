@@ -58,6 +58,7 @@ def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_
     ("Who won Shaoxing's marathon in 2023?", "off_topic"),
     ("How many times did 温州市 host the marathon?", "off_topic"),  # a counted unit and a Chinese city name
     ("西湖游船的票价多少钱", "off_topic"),  # a figure asked of nothing the reports hold, no city
+    ("What is the euro to yen exchange rate this week?", "off_topic"),  # "rate" alone is no domain term
     ("How many tonnes of hazardous waste did Xiamen landfill in 2024?", "no_indicator"),  # no figure in that unit
 ])
 def test_refusals_say_why(fake_engine, question, reason):

@@ -29,6 +29,7 @@ _QUESTION_NOISE = re.compile(
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
+_MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量", "水平", "目标", "指数", "金额", "数", "量", "情况", "同比"})
 # something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
 # 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
 _ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝|\bwithout\b|\bnever\b|\bno\b(?!-)", re.I)
@@ -260,8 +261,9 @@ def _core(analysis) -> list[tuple[str, ...]]:
     groups = analysis.synonym_groups
     if analysis.language == "en":
         quoted = [(term, *sorted(_bigrams(term))) for term in _quoted_terms(analysis)]  # (告知承诺制)
+        # Jiaxing names a place, not a figure; "rate" alone (率 比例) is the words of measuring, which any figure has
         units = [tuple(g.split()) for g in analysis.glossary
-                 if g.split() and not set(g.split()) & set(analysis.cities)]  # Jiaxing names a place, not a figure
+                 if g.split() and not set(g.split()) & set(analysis.cities) and set(g.split()) - _MEASURING]
         return [unit + tuple(w for g in groups if set(g) & set(unit) for w in g if w not in unit)
                 for unit in units] + quoted
     text = analysis.simplified
@@ -281,8 +283,10 @@ def _core(analysis) -> list[tuple[str, ...]]:
 
 def _says_domain_terms(analysis) -> bool:
     """Whether an English question names anything of the domain: a glossary term besides a
-    city, or a Chinese term it quotes."""
-    return bool(set(analysis.glossary) - set(analysis.cities)) or bool(_quoted_terms(analysis))
+    city and the words of measuring (an exchange rate is no 率 of these reports), or a Chinese
+    term it quotes."""
+    named = [set(g.split()) for g in analysis.glossary if g not in analysis.cities]
+    return any(terms - _MEASURING for terms in named) or bool(_quoted_terms(analysis))
 
 
 def _quoted_terms(analysis) -> list[str]:
