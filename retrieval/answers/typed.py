@@ -261,11 +261,8 @@ def _core(analysis) -> list[tuple[str, ...]]:
     groups = analysis.synonym_groups
     if analysis.language == "en":
         quoted = [(term, *sorted(_bigrams(term))) for term in _quoted_terms(analysis)]  # (告知承诺制)
-        # Jiaxing names a place, not a figure; "rate" alone (率 比例) is the words of measuring, which any figure has
-        units = [tuple(g.split()) for g in analysis.glossary
-                 if g.split() and not set(g.split()) & set(analysis.cities) and set(g.split()) - _MEASURING]
         return [unit + tuple(w for g in groups if set(g) & set(unit) for w in g if w not in unit)
-                for unit in units] + quoted
+                for unit in _domain_phrases(analysis)] + quoted
     text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")
@@ -281,12 +278,18 @@ def _core(analysis) -> list[tuple[str, ...]]:
     return [(pair,) for pair in sorted(_bigrams(text))] + synonyms
 
 
+def _domain_phrases(analysis) -> list[tuple[str, ...]]:
+    """The Chinese terms of each glossary phrase an English question names, less a city (Jiaxing
+    names a place, not a figure) and the words of measuring alone ("rate": 率 比例, which any
+    figure has)."""
+    return [tuple(g.split()) for g in analysis.glossary
+            if g.split() and not set(g.split()) & set(analysis.cities) and set(g.split()) - _MEASURING]
+
+
 def _says_domain_terms(analysis) -> bool:
-    """Whether an English question names anything of the domain: a glossary term besides a
-    city and the words of measuring (an exchange rate is no 率 of these reports), or a Chinese
-    term it quotes."""
-    named = [set(g.split()) for g in analysis.glossary if g not in analysis.cities]
-    return any(terms - _MEASURING for terms in named) or bool(_quoted_terms(analysis))
+    """Whether an English question names anything of the domain (an exchange rate is no 率 of
+    these reports): a domain phrase, or a Chinese term it quotes."""
+    return bool(_domain_phrases(analysis)) or bool(_quoted_terms(analysis))
 
 
 def _quoted_terms(analysis) -> list[str]:

@@ -120,12 +120,11 @@ class QueryAnalyzer:
         inside 国控断面 counts)."""
         return tuple(group for group in self._synonyms if any(said(word, normal_text) for word in group))
 
-    def synonym_tokens(self, normal_text: str, tokens: list[str],
-                       groups: tuple[tuple[str, ...], ...] | None = None) -> tuple[str, ...]:
-        """Tokens of the other words of each synonym group a word of the question belongs to
-        (`groups`, when they were found already), less those it already has."""
+    def synonym_tokens(self, normal_text: str, tokens: list[str], groups: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+        """Tokens of the words of the question's synonym groups (`synonym_groups`) that it does
+        not say, less those it already has."""
         extra: list[str] = []
-        for group in self.synonym_groups(normal_text) if groups is None else groups:
+        for group in groups:
             for word in group:
                 if not said(word, normal_text):
                     extra += [t for t in self.tokenizer.tokens(word, query=True) if t not in tokens and t not in extra]
