@@ -98,6 +98,31 @@ def test_question_kinds():
     assert intent("嘉兴湿地修复面积有多大").unit == "area" and intent("各市整治的工业企业数量").unit == "count"
     assert intent("How many tonnes of coal did Jiaxing cut?").unit == "吨"
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
+    assert intent("温州罚款总额是多少").unit == "money"
+
+
+@pytest.mark.parametrize("question, comparator, number, unit", [
+    ("Which cities handled more than 2,000 complaints?", ">=", 2000, "count"),
+    ("Which cities built at least three demonstration zones?", ">=", 3, "count"),
+    ("哪些城市淘汰老旧车辆1万辆以上", ">=", 10000, "count"),
+    ("Which cities invested over 2 billion yuan?", ">=", 2e9, "元"),
+    ("哪些城市削减排放不超过500吨", "<=", 500, "吨"),
+])
+def test_a_threshold_on_a_count_or_an_amount(question, comparator, number, unit):
+    from retrieval.answers.intent import _condition
+
+    c = _condition(question)
+    assert (c.comparator, c.number, c.unit) == (comparator, number, unit)
+    assert _condition("Which cities cut PM2.5 in 2023?") is None  # a pollutant's name and a year are no threshold
+
+
+def test_a_count_threshold_compares_base_quantities():
+    from retrieval.answers.intent import Condition, unit_fits
+
+    assert Condition(">=", 10000, "count").met_by(1.2, None, "万辆") and not Condition(">=", 10000, "count").met_by(900, None, "辆")
+    assert not Condition(">=", 5, "count").met_by(8, None, "吨")  # tonnes count nothing
+    assert Condition(">=", 5e7, "元").met_by(7702, None, "万元") and not Condition(">=", 5e7, "元").met_by(4000, None, "万元")
+    assert unit_fits("辆", "万辆") and unit_fits("万元", "亿元") and unit_fits("count", "万件") and not unit_fits("辆", "万吨")
 
 
 def test_a_word_of_a_synonym_group_is_matched_by_any_word_of_it(fake_engine):

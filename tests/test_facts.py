@@ -122,6 +122,15 @@ def test_a_short_label_takes_a_head_only_for_a_name_the_vocabulary_knows():
                                                             ("12.5%", "投诉总量")]  # not 森林绿化率; no 持续大幅下降
 
 
+
+def test_after_a_bare_verb_the_figure_names_what_follows_it():
+    from retrieval.documents.reading import document_from_bytes
+
+    text = "# 2023年工作总结\n\n新增1200亩城市绿地，修复3.5公里生态河岸。压缩审批时限420个工作日。\n"
+    facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
+    assert [(f.value, f.indicator_text, f.unit) for f in facts] == [
+        ("1200亩", "城市绿地", "亩"), ("3.5公里", "生态河岸", "公里"), ("420个工作日", "压缩审批时限", "个工作日")]
+
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
     for doc in seed_documents.values():
         for f in extract_facts(doc, VOCABULARY):

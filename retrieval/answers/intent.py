@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.facts.extraction import SCOPES
+from retrieval.facts.numbers import base_quantity, parse_number
 from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.search.query import QueryAnalysis
 from retrieval.text.normalize import normalize_text
@@ -60,7 +61,12 @@ class Condition:
     unit: str
 
     def met_by(self, number: float | None, number_max: float | None = None, unit: str | None = None) -> bool:
-        if number is None or unit is not None and unit != self.unit:
+        if number is not None and unit is not None and self.unit in ("count", "元", "吨"):
+            scale, base = base_quantity(1.0, unit)  # 1.2万件 is 12000, 1.33亿元 133000000元
+            if base != self.unit and not (self.unit == "count" and base in COUNT_UNITS):
+                return False  # "more than 1,000 cases" counts things: no tonnes, no share
+            number, number_max = number * scale, number_max * scale if number_max is not None else None
+        elif number is None or unit is not None and unit != self.unit:
             return False  # 97.5% does not meet "5个百分点以上", nor 25μg/m3 "30%"
         top = number_max if number_max is not None else number
         if self.comparator == ">=":
@@ -153,7 +159,7 @@ _EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|m
                       re.I)
 _EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月"}
 _EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months)\b", re.I)
-_MONEY = re.compile(r"多少钱|多少资金|金额|how much money|how much (?:funding|investment|in fines|was invested)|"
+_MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|为|有|共|一共)?多少|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
 _AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
@@ -190,14 +196,15 @@ def unit_fits(asked: str | None, unit: str) -> bool:
     if asked is None:
         return True
     if asked == "count":
-        return unit in COUNT_UNITS or unit == ""
+        return base_quantity(1.0, unit)[1] in COUNT_UNITS or unit == ""
     if asked == "%":
         return unit in ("%", "个百分点")
     if asked == "money":
         return unit.endswith("元")
     if asked == "area":
         return unit in _AREA_UNITS
-    return unit == asked or asked in COUNT_UNITS and unit in ("个", "")  # 个 counts anything
+    # 16万辆 counts 辆, 1.03亿元 answers 多少万元; 个 counts anything
+    return base_quantity(1.0, unit)[1] == base_quantity(1.0, asked)[1] or asked in COUNT_UNITS and unit in ("个", "")
 
 
 _ROMAN_NUMBER = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
@@ -269,9 +276,44 @@ def _superlative(text: str) -> str | None:
     return "max" if _MOST.search(text) else "min" if _LEAST.search(text) else None
 
 
+_WORD_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMERAL = r"\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS) + r"|[一二两三四五六七八九十百千万]+"
+_COUNT_CONDITION = re.compile(
+    rf"(?P<ge>more than|over|at least|exceed(?:ing|ed)?|no (?:less|fewer) than|超过|多于|不少于|不低于|大于|逾)\s*(?P<a>{_NUMERAL})"
+    rf"|(?P<le>fewer than|less than|under|at most|no more than|少于|不超过|低于)\s*(?P<b>{_NUMERAL})"
+    rf"|(?P<c>{_NUMERAL})\s*(?P<unit_c>[个件项条座所批次场家户人起宗辆台]|万[件辆]|(?:万|亿)?(?:元|吨))?(?P<after>以上|及以上|以下|以内)",
+    re.I)
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "万": 1e4, "亿": 1e8}
+_AMOUNT = re.compile(r"\s*(?P<scale>thousand|million|billion|万|亿)?\s*(?P<unit>yuan|rmb|元|tonnes?|tons?|吨)", re.I)
+
+
+def _count_condition(text: str) -> Condition | None:
+    """A threshold on a count (more than 1,000 cases, at least five pilots, 超过1000件, 5个以上);
+    never a year or a pollutant's name (PM2.5)."""
+    for m in _COUNT_CONDITION.finditer(re.sub(r"pm\s*2\.5|pm\s*10|(?:19|20)\d\d\s*年?", " ", text, flags=re.I)):
+        written = m.group("a") or m.group("b") or m.group("c")
+        number = _WORD_NUMBERS.get(written.lower()) if written.lower() in _WORD_NUMBERS else parse_number(written)
+        if number is None:
+            continue
+        upward = m.group("ge") or m.group("after") in ("以上", "及以上")
+        # an amount (more than 50 million yuan, 1亿元以上) is in 元 or 吨; anything else counts things
+        amount = _AMOUNT.match(m.group("unit_c") or text[m.end() :])
+        if amount:
+            number *= _SCALE_WORDS.get((amount.group("scale") or "").lower(), 1.0)
+            unit = "元" if amount.group("unit").lower() in ("yuan", "rmb", "元") else "吨"
+        else:
+            number *= 1e4 if (m.group("unit_c") or "").startswith("万") else 1.0  # 1万件以上
+            unit = "count"
+        return Condition(">=" if upward else "<=", float(number), unit)
+    return None
+
+
 def _condition(text: str) -> Condition | None:
     m = _NUMBER.search(text)
     if not m:
+        counted = _count_condition(text)
+        if counted:
+            return counted
         # "all of their sections at good quality": a share of 100%
         return Condition(">=", 100.0, "%") if _ALL.search(text) and (_RATE.search(text) or re.search(
             r"比例|达标|优良|share|proportion|sections|rate", text, re.I)) else None

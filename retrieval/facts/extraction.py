@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 6  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 7  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,9 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             counted = ""
             if m.unit[:1] in _COUNTER_UNITS:
                 counted = _counted_noun(sentence, m.end, clause.end)
+            elif len(lead) <= 2 and _CJK_NEXT.match(sentence, m.end):
+                # 落实230平方公里全海域海上保洁管理: a bare verb before, the thing measured after
+                counted = _counted_noun(sentence, m.end, clause.end)
             elif m.unit == "%" and (share_of := re.match(r"(?:以上|以下|左右)?的", sentence[m.end :])):
                 counted = _counted_noun(sentence, m.end + share_of.end(), clause.end)  # 20%的乡镇(街道)
             if len(counted) >= 2 and not enumeration:
@@ -287,6 +290,7 @@ def _sibling_of(facts: list[Fact], m: Mention, raw_lead: str, indicator_text: st
     return joined if vocabulary.canonical(joined, m.unit, m.measure) is not None else None
 
 
+_CJK_NEXT = re.compile(r"[\u4e00-\u9fff]{2}")
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户轮")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
 _CHANGE_VERB = re.compile(r"(?:虽|均|分别|也)?(?:明显|大幅|持续|显著|有所|稳步|进一步)*(?:下降|上升|提高|降低|增长|减少|增加|提升|改善)了?$")
