@@ -33,7 +33,7 @@ SCOPES = ("县级及以上城市", "县级以上城市", "设区城市", "市中
           "各县(市、区)", "各县（市、区）", "县级城市", "县城")
 _SCOPE = re.compile("|".join(re.escape(s) for s in SCOPES))
 _LEAD_NOISE = re.compile(
-    r"^(?:(?:19|20)\d\d\s*年(?:度)?|全年|今年|去年|其中|同时|目前|截至目前|此外|另外|并且?|且|以及|和|及|共计?|累计|总计|全面|"
+    r"^(?:(?:19|20)\d\d\s*年(?:度)?|全年|今年|去年|其中|同时|目前|截至目前|此外|另外|并且?|且|以及|和|及|共计?|总计|全面|"
     r"首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + _SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
 _LEAD_TAIL = re.compile(
     r"(?:分别为|分别达|分别是|均为|均达到?|均保持|保持在|稳定在|维持在|提升至|提高至|提高到|上升至|升至|下降至|降至|降低至|"
@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 7  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 8  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
