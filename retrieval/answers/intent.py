@@ -147,18 +147,20 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
 _ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
                       r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
-_EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio)|\bpercentage\b|\bpercent\b"
-                         r"|\b(?:share|proportion|rate|ratio) of\b", re.I)
+_EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio|fraction)|\bpercentage\b|\bpercent\b"
+                         r"|\b(?:share|proportion|rate|ratio|fraction) of\b", re.I)
 COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台套宗起份篇家户人轮".replace("", " ").split()) | {"人次", "批次"}
 
 
 _EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
              "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩",
-             "day": "天"}
-_EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu|days)\b",
-                      re.I)
-_EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月"}
-_EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months)\b", re.I)
+             "day": "天", "far": "公里", "long a stretch": "公里"}
+_EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu|days)\b"
+                      r"|\bhow (far|long a stretch)\b", re.I)
+_EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月", "people": "人", "persons": "人",
+                     "individuals": "人", "vehicles": "辆", "working days": "个工作日"}
+_EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months|people|persons|individuals|vehicles|working days)\b",
+                         re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|为|有|共|一共)?多少|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
@@ -180,7 +182,8 @@ def _unit_asked(text: str) -> str | None:
         return _EN_COUNTED_UNITS[m.group(1).lower()]
     m = _EN_UNIT.search(text)
     if m:
-        return next(unit for word, unit in _EN_UNITS.items() if m.group(1).lower().startswith(word))
+        said_unit = (m.group(1) or m.group(2)).lower()
+        return next(unit for word, unit in _EN_UNITS.items() if said_unit.startswith(word))
     if _MONEY.search(text):
         return "money"
     if _RATE.search(text) or _EN_PERCENT.search(text):

@@ -125,7 +125,9 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
     if not matching and intent.kind == "value" and intent.language == "en" and scope \
-            and all(i.generic for i in intent.indicators):  # a named indicator the city lacks is no_indicator
+            and (all(i.generic for i in intent.indicators) or intent.unit not in (None, "count", "%", "money")):
+        # a named indicator the city lacks is no_indicator, unless the unit asked (how many people)
+        # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
