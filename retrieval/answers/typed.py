@@ -124,7 +124,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
-    if not matching and intent.kind == "value" and intent.language == "en" and scope \
+    if intent.kind == "value" and intent.language == "en" and scope and not intent.indicators:
+        # named in words the vocabulary lacks, the figure may be any indicator's whose sentence fits
+        matching += [f for f in _glossary_sentences(facts, intent, core) if f not in matching]
+    elif not matching and intent.kind == "value" and intent.language == "en" and scope \
             and (all(i.generic for i in intent.indicators) or intent.unit not in (None, "count", "%", "money")):
         # a named indicator the city lacks is no_indicator, unless the unit asked (how many people)
         # says the figure is another than the one named (criminal cases)
