@@ -100,6 +100,7 @@ def test_question_kinds():
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
     assert intent("温州罚款总额是多少").unit == "money"
     assert intent("How many people did Shaoxing train in 2023?").unit == "人"
+    assert intent("绍兴 工业固废 产生强度").kind == "value"  # a measure named with a city asks its figure
     assert intent("How far from the coast did Xiamen extend the patrols?").unit == "公里"
     assert intent("What fraction of villages in Ganzhou had sewage treatment?").unit == "%"
 

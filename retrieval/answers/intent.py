@@ -23,7 +23,7 @@ _CITIES = re.compile(
     r"|城市有哪些|城市是哪些|城市有哪几个|城市都有哪些|有哪些城市|是哪些城市"
     r"|which (?:of the )?(?:cit|town|bureau|report|place)|what cit|where (?:did|was|were|has|have)|which ones|name the cit", re.I)
 _QUANTITY = re.compile(
-    r"多少|几|比例|比率|占比|百分|浓度|金额|数量|数目|规模|水平|目标|达到|几成|多高|多大|指数|率"
+    r"多少|几|比例|比率|占比|百分|浓度|密度|强度|总量|面积|长度|里程|金额|数量|数目|规模|水平|目标|达到|几成|多高|多大|指数|率"
     r"|how (?:many|much|high|low|large|big)|what (?:is|was|were|are|'s)? ?(?:the )?(?:\w+ ){0,6}?(?:rate|share|ratio|level|"
     r"concentration|number|count|amount|total|figure|value|percentage|proportion|index|target|goal|sum|capacity|investment|"
     r"fine|fines|population|gdp)|\brate\b|\bshare\b|concentration|percentage|proportion|target|how many|amount|number of|"
