@@ -94,6 +94,29 @@ def test_a_report_with_little_on_the_question_is_not_brought_forward(fake_engine
     assert brought and all(r.score >= 0.5 * top for r in brought)
 
 
+
+def test_which_city_brings_forward_each_reports_results_not_its_plans(fake_engine):
+    from retrieval.facts.extraction import tells_results
+
+    documents = fake_engine.view().documents()
+
+    def plans_first(results_first: bool, question: str) -> list[str]:
+        """Reports whose plan passage ranks ahead of a results passage good enough to be brought forward."""
+        results = fake_engine.searcher(SearchConfig(results_first=results_first)).search(question, 50).results
+        floor = results[0].score * SearchConfig.report_floor
+        out = []
+        for doc_id in {r.chunk.doc_id for r in results}:
+            mine = [r for r in results if r.chunk.doc_id == doc_id and r is not results[0]]
+            telling = [r for r in mine if tells_results(r.chunk, documents[doc_id])]
+            if telling and telling[0].score >= floor and not tells_results(mine[0].chunk, documents[doc_id]):
+                out.append(doc_id)
+        return out
+
+    questions = ["哪些城市国控断面水质达到100%", "哪些城市开展了减污降碳协同试点", "哪些城市在治理柴油货车污染"]
+    assert any(plans_first(False, q) for q in questions)  # by score alone, a plan can be a report's best
+    assert not any(plans_first(True, q) for q in questions)
+    assert plans_first(True, "哪些城市计划开展减污降碳协同试点") == plans_first(False, "哪些城市计划开展减污降碳协同试点")
+
 def test_feedback_adds_the_top_passages_terms_for_english(fake_engine):
     from retrieval.search.searcher import Searcher
 

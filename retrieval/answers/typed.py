@@ -13,11 +13,11 @@ import numpy as np
 from retrieval.answers.extractive import Answer, Evidence
 from retrieval.answers.intent import Intent, contradicts, direction_of, read_intent, unit_fits
 from retrieval.backends.base import Filters, SearchView
-from retrieval.facts.extraction import section_kind
+from retrieval.facts.extraction import tells_results
 from retrieval.facts.model import Fact
 from retrieval.facts.numbers import canonical_unit, mentions
 from retrieval.facts.vocabulary import Indicator, Vocabulary
-from retrieval.models import Chunk, Document, Section
+from retrieval.models import Chunk, Document
 from retrieval.search.searcher import SearchOutcome
 from retrieval.text.normalize import normalize_text
 
@@ -451,7 +451,7 @@ def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: 
     in a part of their report that tells results, not plans. A question about something that
     did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling it."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
-              and _tells_results(e.chunk, documents.get(e.chunk.doc_id))
+              and tells_results(e.chunk, documents.get(e.chunk.doc_id))
               and _share(core, e.chunk.context()) >= 0.5 and (not negated or _SAYS_ABSENCE.search(e.text))]
     facts = [f for f in facts if (not cities or f.city in cities) and (not negated or _SAYS_ABSENCE.search(f.text))]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
@@ -459,11 +459,6 @@ def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: 
         return refused("no_indicator", cities=cities, indicator=named)
     evidence = _evidence(view, documents, facts) + tuple(e for e in quoted if e.chunk.city not in {f.city for f in facts})
     return done("cities", cities=found, facts=tuple(facts), evidence=evidence, passage=answer)
-
-
-def _tells_results(chunk: Chunk, doc: Document | None) -> bool:
-    section = Section(chunk.heading_path, chunk.start, chunk.end, chunk.year)
-    return section_kind(section, doc) == "achieved"
 
 
 def _covers_question(answer: Answer, analysis, core: list[tuple[str, ...]]) -> bool:

@@ -17,7 +17,7 @@ from retrieval.documents.outline import sections
 from retrieval.facts.model import Fact
 from retrieval.facts.numbers import Mention, mentions, parse_number, ranks
 from retrieval.facts.vocabulary import Vocabulary
-from retrieval.models import Document, Section, Span
+from retrieval.models import Chunk, Document, Section, Span
 
 _PLAN_SECTION = re.compile(r"思路|计划|要点|打算|安排|展望|目标任务|重点工作")
 _SUMMARY_SECTION = re.compile(r"总结|情况|成效|回顾|完成")
@@ -63,6 +63,18 @@ def section_kind(section: Section, doc: Document | None = None) -> str:
     if doc is not None and doc.plan_year and section.year == doc.plan_year and doc.plan_year != doc.summary_year:
         return "target"
     return "achieved"
+
+
+def tells_results(chunk: Chunk, doc: Document | None = None) -> bool:
+    """Whether a passage lies in a part of its report that tells results, not plans."""
+    return section_kind(Section(chunk.heading_path, chunk.start, chunk.end, chunk.year), doc) == "achieved"
+
+
+_ASKS_PLANS = re.compile(r"目标|计划|规划|打算|力争|拟|将|要|预计|target|goal|plan|aim|will|expect|intend", re.I)
+
+
+def asks_plans(question: str) -> bool:
+    return bool(_ASKS_PLANS.search(question))
 
 
 def kind_of_heading_path(heading_path: tuple[str, ...]) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from retrieval.backends.base import NO_FILTERS, Filters, SearchView
+from retrieval.facts.extraction import asks_plans, tells_results
 from retrieval.search.fusion import FUSION_METHODS, fuse
 from retrieval.models import Explanation, Hit, Result
 from retrieval.text.normalize import normalize
@@ -40,6 +41,9 @@ class SearchConfig:
     # questions across cities also take each report's best chunk as a candidate (one grouped
     # search per retriever), so no report is missed because others fill the candidate lists
     per_report_candidates: bool = True
+    # which city did X, asked with no word of planning: a report's result brought forward is its
+    # best passage among those that tell results, not a plan that states the same figure as a goal
+    results_first: bool = True
     report_candidates: int = 100  # reports a grouped search returns, each with its best chunk
     # pseudo-relevance feedback for English questions: BM25 also looks for the terms that best
     # mark the dense ranking's first passages (RM3's weights: share of each passage's tokens x
@@ -109,7 +113,7 @@ class Searcher:
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits, sentence_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:
-            ranked = self._diversify(ranked)
+            ranked = self._diversify(ranked, results_only=self.config.results_first and not asks_plans(analysis.simplified))
         explain = self._explanations(bm25_hits, dense_hits, sentence_hits)
         results = []
         for rank, (cid, score, boosts) in enumerate(ranked[offset : offset + k], start=offset + 1):
@@ -183,19 +187,30 @@ class Searcher:
             out.append((cid, score * factor if score > 0 else score, boosts))
         return sorted(out, key=lambda item: (-item[1], item[0]))
 
-    def _diversify(self, ranked):
+    def _diversify(self, ranked, results_only: bool = False):
         """Each report's best result first, in score order, then the rest as ranked; but only
         a report whose best passage scores at least `report_floor` of the best one overall is
         brought forward: a report with nothing on the question is not padded in ahead of
-        another report's second answer."""
+        another report's second answer. results_only: a report's best among its passages that
+        tell results (a report of plans only brings its best plan)."""
         if not ranked:
             return ranked
         floor = ranked[0][1] * self.config.report_floor
+        documents = self.view.documents() if results_only else {}
+        telling = set()
+        if results_only:
+            for cid, _, _ in ranked:
+                chunk = self.view.chunk(cid)
+                if tells_results(chunk, documents.get(chunk.doc_id)):
+                    telling.add(chunk.doc_id)
         seen, first, rest = set(), [], []
         for item in ranked:
-            doc = self.view.chunk(item[0]).doc_id
-            (rest if doc in seen or item[1] < floor else first).append(item)
-            seen.add(doc)
+            chunk = self.view.chunk(item[0])
+            doc = chunk.doc_id
+            passed_over = bool(first) and doc in telling and not tells_results(chunk, documents.get(doc))
+            (rest if doc in seen or item[1] < floor or passed_over else first).append(item)
+            if not passed_over:
+                seen.add(doc)
         return first + rest
 
     @staticmethod
