@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from retrieval.answers.intent import read_intent
+from retrieval.answers.intent import read_intent, unit_fits
 from service.app import ServiceConfig, create_app
 
 from .test_cli import reportqa
@@ -100,6 +100,7 @@ def test_question_kinds():
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
     assert intent("温州罚款总额是多少").unit == "money"
     assert intent("How many people did Shaoxing train in 2023?").unit == "人"
+    assert unit_fits(intent("审批时限压缩了多少个工作日").unit, "个工作日") and intent("环评审批要多长时间").unit == "duration"
     assert intent("绍兴 工业固废 产生强度").kind == "value"  # a measure named with a city asks its figure
     assert intent("How far from the coast did Xiamen extend the patrols?").unit == "公里"
     assert intent("What fraction of villages in Ganzhou had sewage treatment?").unit == "%"

@@ -144,7 +144,7 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
                       r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio|fraction)|\bpercentage\b|\bpercent\b"
@@ -165,6 +165,8 @@ _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
 _AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
+_DURATION = re.compile(r"多久|多长时间|(?:多少|几)[\u4e00-\u9fff]{0,4}时间|how long(?! a stretch)|how much time|for how many years", re.I)
+_DURATION_UNITS = frozenset({"天", "个月", "个工作日", "工作日", "小时", "年"})
 _AREA_UNITS = frozenset({"平方公里", "平方千米", "km2", "平方米", "公顷", "亩", "万亩", "万平方米"})
 _HOW_MANY_THINGS = re.compile(r"(?<!排放)(?:数量|数目|个数)")  # 治理项目数量: a count, not tonnes
 _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
@@ -190,6 +192,8 @@ def _unit_asked(text: str) -> str | None:
         return "%"
     if _AREA.search(text):
         return "area"
+    if _DURATION.search(text):
+        return "duration"
     if _EN_COUNT.search(text) or _HOW_MANY_THINGS.search(text):
         return "count"
     return None
@@ -206,6 +210,8 @@ def unit_fits(asked: str | None, unit: str) -> bool:
         return unit.endswith("元")
     if asked == "area":
         return unit in _AREA_UNITS
+    if asked == "duration":
+        return unit in _DURATION_UNITS
     # 16万辆 counts 辆, 1.03亿元 answers 多少万元; 个 counts anything
     return base_quantity(1.0, unit)[1] == base_quantity(1.0, asked)[1] or asked in COUNT_UNITS and unit in ("个", "")
 

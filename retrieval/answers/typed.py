@@ -5,7 +5,7 @@ honest "not found" with its reason. The library returns data; the service words 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -132,6 +132,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         # a named indicator the city lacks is no_indicator, unless the unit asked (how many people)
         # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
+    elif not matching and intent.kind == "value" and scope and intent.indicators \
+            and intent.unit not in (None, "count", "%", "money"):
+        # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words
+        matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"

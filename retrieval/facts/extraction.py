@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 8  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 9  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
