@@ -117,6 +117,16 @@ def test_which_city_brings_forward_each_reports_results_not_its_plans(fake_engin
     assert not any(plans_first(True, q) for q in questions)
     assert plans_first(True, "哪些城市计划开展减污降碳协同试点") == plans_first(False, "哪些城市计划开展减污降碳协同试点")
 
+
+def test_a_question_about_targets_lifts_the_passages_of_plans(fake_engine):
+    from retrieval.facts.extraction import tells_results
+
+    documents = fake_engine.view().documents()
+    results = fake_engine.search("温州明年的水质目标是什么", k=20).results
+    lifted = [r for r in results if "plan" in r.explanation.boosts]
+    assert lifted and all(not tells_results(r.chunk, documents[r.chunk.doc_id]) for r in lifted)
+    assert not any("plan" in r.explanation.boosts for r in fake_engine.search("温州的水质怎么样", k=20).results)
+
 def test_feedback_adds_the_top_passages_terms_for_english(fake_engine):
     from retrieval.search.searcher import Searcher
 

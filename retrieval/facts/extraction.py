@@ -70,7 +70,7 @@ def tells_results(chunk: Chunk, doc: Document | None = None) -> bool:
     return section_kind(Section(chunk.heading_path, chunk.start, chunk.end, chunk.year), doc) == "achieved"
 
 
-_ASKS_PLANS = re.compile(r"目标|计划|规划|打算|力争|拟|将|要|预计|target|goal|plan|aim|will|expect|intend", re.I)
+_ASKS_PLANS = re.compile(r"目标|计划|规划|打算|力争|拟|将|(?<![主重需])要|预计|target|goal|plan|aim|will|expect|intend", re.I)
 
 
 def asks_plans(question: str) -> bool:

@@ -36,6 +36,7 @@ class SearchConfig:
     coined_terms: bool = True  # BM25 also looks for report coinages the question's cut split apart
     city_boost: float = 1.0  # score multiplied by 1 + boost for the cities a question names
     year_boost: float = 0.2
+    plan_boost: float = 0.2  # a question about targets or plans: passages of a plan section, likewise
     diversify: bool = True
     report_floor: float = 0.5  # of the top score, that a report's best needs to be brought forward
     # questions across cities also take each report's best chunk as a candidate (one grouped
@@ -175,9 +176,14 @@ class Searcher:
 
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
+        plans = self.config.plan_boost and asks_plans(analysis.simplified)
+        documents = self.view.documents() if plans else {}
         for cid, score in ranked:
             chunk = self.view.chunk(cid)
             boosts, factor = [], 1.0
+            if plans and not tells_results(chunk, documents.get(chunk.doc_id)):
+                factor *= 1 + self.config.plan_boost
+                boosts.append("plan")
             if analysis.cities and chunk.city in analysis.cities:
                 factor *= 1 + self.config.city_boost
                 boosts.append(f"city:{chunk.city}")
