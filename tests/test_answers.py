@@ -111,6 +111,7 @@ def test_question_kinds():
     ("Which cities built at least three demonstration zones?", ">=", 3, "count"),
     ("哪些城市淘汰老旧车辆1万辆以上", ">=", 10000, "count"),
     ("Which cities invested over 2 billion yuan?", ">=", 2e9, "元"),
+    ("Which cities in 2023 collected more than 50 million yuan in fines?", ">=", 5e7, "元"),  # a year before it
     ("哪些城市削减排放不超过500吨", "<=", 500, "吨"),
 ])
 def test_a_threshold_on_a_count_or_an_amount(question, comparator, number, unit):

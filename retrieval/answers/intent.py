@@ -288,8 +288,9 @@ def _superlative(text: str) -> str | None:
 _WORD_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
 _NUMERAL = r"\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS) + r"|[一二两三四五六七八九十百千万]+"
 _COUNT_CONDITION = re.compile(
-    rf"(?P<ge>more than|over|at least|exceed(?:ing|ed)?|no (?:less|fewer) than|超过|多于|不少于|不低于|大于|逾)\s*(?P<a>{_NUMERAL})"
-    rf"|(?P<le>fewer than|less than|under|at most|no more than|少于|不超过|低于)\s*(?P<b>{_NUMERAL})"
+    rf"(?<![a-z])(?P<ge>more than|over|at least|exceed(?:ing|ed)?|no (?:less|fewer) than|超过|多于|不少于|不低于|大于|逾)"
+    rf"\s*(?P<a>{_NUMERAL})(?![a-z])"
+    rf"|(?<![a-z])(?P<le>fewer than|less than|under|at most|no more than|少于|不超过|低于)\s*(?P<b>{_NUMERAL})(?![a-z])"
     rf"|(?P<c>{_NUMERAL})\s*(?P<unit_c>[个件项条座所批次场家户人起宗辆台]|万[件辆]|(?:万|亿)?(?:元|吨))?(?P<after>以上|及以上|以下|以内)",
     re.I)
 _SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "万": 1e4, "亿": 1e8}
@@ -299,7 +300,8 @@ _AMOUNT = re.compile(r"\s*(?P<scale>thousand|million|billion|万|亿)?\s*(?P<uni
 def _count_condition(text: str) -> Condition | None:
     """A threshold on a count (more than 1,000 cases, at least five pilots, 超过1000件, 5个以上);
     never a year or a pollutant's name (PM2.5)."""
-    for m in _COUNT_CONDITION.finditer(re.sub(r"pm\s*2\.5|pm\s*10|(?:19|20)\d\d\s*年?", " ", text, flags=re.I)):
+    text = re.sub(r"pm\s*2\.5|pm\s*10|(?:19|20)\d\d\s*年?", " ", text, flags=re.I)
+    for m in _COUNT_CONDITION.finditer(text):
         written = m.group("a") or m.group("b") or m.group("c")
         number = _WORD_NUMBERS.get(written.lower()) if written.lower() in _WORD_NUMBERS else parse_number(written)
         if number is None:
