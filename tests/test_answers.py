@@ -103,6 +103,9 @@ def test_question_kinds():
     assert unit_fits(intent("审批时限压缩了多少个工作日").unit, "个工作日") and intent("环评审批要多长时间").unit == "duration"
     assert intent("绍兴 工业固废 产生强度").kind == "value"  # a measure named with a city asks its figure
     assert intent("How far from the coast did Xiamen extend the patrols?").unit == "公里"
+    assert intent("How far did Xiamen's PM2.5 concentration fall?").unit is None  # how much, not how many km
+    assert intent("How long is the sewage pipe network Jiaxing built?").unit == "公里"
+    assert intent("Which cities built new sewage treatment plants?").wants == "achieved"  # a plant is no plan
     assert intent("What fraction of villages in Ganzhou had sewage treatment?").unit == "%"
 
 
@@ -112,14 +115,26 @@ def test_question_kinds():
     ("哪些城市淘汰老旧车辆1万辆以上", ">=", 10000, "count"),
     ("Which cities invested over 2 billion yuan?", ">=", 2e9, "元"),
     ("Which cities in 2023 collected more than 50 million yuan in fines?", ">=", 5e7, "元"),  # a year before it
+    ("Which cities handled more than 300 cases in 2023?", ">=", 300, "count"),
     ("哪些城市削减排放不超过500吨", "<=", 500, "吨"),
+    ("哪些城市2023年办理信访超过12000件", ">=", 12000, "count"),  # no year read inside a number
+    ("哪些城市淘汰超过1万辆老旧车", ">=", 10000, "count"),
+    ("哪些城市新增造林超过1000亩", ">=", 1000, "亩"),
+    ("Which cities built over 30 km of greenway?", ">=", 30, "公里"),
+    ("哪些城市污水收集率超过九成", ">=", 90, "%"),
 ])
 def test_a_threshold_on_a_count_or_an_amount(question, comparator, number, unit):
     from retrieval.answers.intent import _condition
 
     c = _condition(question)
     assert (c.comparator, c.number, c.unit) == (comparator, number, unit)
-    assert _condition("Which cities cut PM2.5 in 2023?") is None  # a pollutant's name and a year are no threshold
+
+
+def test_a_number_with_nothing_counted_is_no_threshold():
+    from retrieval.answers.intent import _condition
+
+    assert _condition("Which cities had PM2.5 below 30?") is None  # in what, unsaid
+    assert _condition("哪些城市PM2.5低于30") is None
 
 
 def test_a_count_threshold_compares_base_quantities():

@@ -130,6 +130,10 @@ def test_after_a_bare_verb_the_figure_names_what_follows_it():
     facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
     assert [(f.value, f.indicator_text, f.unit) for f in facts] == [
         ("1200亩", "城市绿地", "亩"), ("3.5公里", "生态河岸", "公里"), ("420个工作日", "压缩审批时限", "个工作日")]
+    text = "# 2023年工作总结\n\n罚款2150万元同比增长12%，投入3.2亿元用于污水管网建设，水质100%达标。\n"
+    facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
+    named = {f.value: f.indicator_text for f in facts}  # a name before it, or words saying something else after
+    assert (named["2150万元"], named["3.2亿元"], named["100%"]) == ("罚款", "投入", "水质达标")
 
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
     for doc in seed_documents.values():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.facts.extraction import SCOPES
-from retrieval.facts.numbers import base_quantity, parse_number
+from retrieval.facts.extraction import SCOPES, asks_plans
+from retrieval.facts.numbers import base_quantity, mentions, parse_number
 from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.search.query import QueryAnalysis
 from retrieval.text.normalize import normalize_text
@@ -34,8 +34,6 @@ _DESCRIPTIVE = re.compile(
     r"|what (?:\w+ ){0,2}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
     r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b"
     r"|\bwhy\b|describe|explain|in what way", re.I)
-_TARGET = re.compile(r"目标|计划|力争|打算|要求|拟|预期|规划|达到多少|将达到|target|goal|plan|aim|expected|intend|objective|forecast",
-                     re.I)
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
 _AGAINST_LAST_YEAR = r"同比|较上年|比上年|较去年|比去年"
@@ -54,6 +52,9 @@ _SCOPE_EN = {"urban area": "市区", "city centre": "市中心城区", "city cen
              "citywide": "全市", "city-wide": "全市"}
 
 
+_AS_WRITTEN = frozenset({"%", "个百分点", "μg/m3"})  # a condition's units compared as written; others in base units
+
+
 @dataclass(frozen=True)
 class Condition:
     comparator: str  # =, >=, <=
@@ -61,9 +62,9 @@ class Condition:
     unit: str
 
     def met_by(self, number: float | None, number_max: float | None = None, unit: str | None = None) -> bool:
-        if number is not None and unit is not None and self.unit in ("count", "元", "吨"):
+        if number is not None and unit is not None and self.unit not in _AS_WRITTEN:
             scale, base = base_quantity(1.0, unit)  # 1.2万件 is 12000, 1.33亿元 133000000元
-            if base != self.unit and not (self.unit == "count" and base in COUNT_UNITS):
+            if base != self.unit and not (self.unit == "count" and (base in COUNT_UNITS or not base)):
                 return False  # "more than 1,000 cases" counts things: no tonnes, no share
             number, number_max = number * scale, number_max * scale if number_max is not None else None
         elif number is None or unit is not None and unit != self.unit:
@@ -113,7 +114,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
         kind = "value"  # 多少钱, how many tonnes: a figure, even of nothing the reports name
     else:
         kind = "passage"
-    targets, results = bool(_TARGET.search(text)), bool(_ACHIEVED.search(text))
+    # 达到多少: the level to be reached, a target's question
+    targets, results = asks_plans(text) or "达到多少" in text, bool(_ACHIEVED.search(text))
     wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
@@ -144,7 +146,7 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|小时|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
                       r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio|fraction)|\bpercentage\b|\bpercent\b"
@@ -154,9 +156,11 @@ COUNT_UNITS = frozenset("个件项条座所批次场张类支处名位艘辆台�
 
 _EN_UNITS = {"decibel": "分贝", "db": "分贝", "ton": "吨", "tonne": "吨", "yuan": "money", "rmb": "money",
              "microgram": "μg/m3", "μg": "μg/m3", "hectare": "公顷", "kilomet": "公里", "km": "公里", "mu": "亩",
-             "day": "天", "far": "公里", "long a stretch": "公里"}
+             "day": "天", "far": "公里", "long": "公里"}
 _EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|micrograms?|μg|hectares?|kilomet\w*|km|mu|days)\b"
-                      r"|\bhow (far|long a stretch)\b", re.I)
+                      r"|\bhow (far)(?= (?:\w+ ){0,3}?(?:from|away|along|offshore|upstream|downstream|inland|beyond)\b)"
+                      r"|\bhow (long)(?= (?:is|was|are|were) (?:\w+ ){0,5}?(?:network|pipes?|pipelines?|coastline|shoreline|greenways?"
+                      r"|roads?|rivers?|embankments?|channels?|stretch)\b)|\bhow (long a stretch)\b", re.I)
 _EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月", "people": "人", "persons": "人",
                      "individuals": "人", "vehicles": "辆", "working days": "个工作日"}
 _EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months|people|persons|individuals|vehicles|working days)\b",
@@ -165,7 +169,8 @@ _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
 _AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
-_DURATION = re.compile(r"多久|多长时间|(?:多少|几)[\u4e00-\u9fff]{0,4}时间|how long(?! a stretch)|how much time|for how many years", re.I)
+_DURATION = re.compile(r"多久|多长时间|(?:多少|几)[\u4e00-\u9fff]{0,4}时间|for how long|how long (?:did|does|do|will|has|have|had|would"
+                       r"|can|it|they)\b|how much time|for how many years", re.I)
 _DURATION_UNITS = frozenset({"天", "个月", "个工作日", "工作日", "小时", "年"})
 _AREA_UNITS = frozenset({"平方公里", "平方千米", "km2", "平方米", "公顷", "亩", "万亩", "万平方米"})
 _HOW_MANY_THINGS = re.compile(r"(?<!排放)(?:数量|数目|个数)")  # 治理项目数量: a count, not tonnes
@@ -184,7 +189,7 @@ def _unit_asked(text: str) -> str | None:
         return _EN_COUNTED_UNITS[m.group(1).lower()]
     m = _EN_UNIT.search(text)
     if m:
-        said_unit = (m.group(1) or m.group(2)).lower()
+        said_unit = next(g for g in m.groups() if g).lower()
         return next(unit for word, unit in _EN_UNITS.items() if said_unit.startswith(word))
     if _MONEY.search(text):
         return "money"
@@ -286,45 +291,48 @@ def _superlative(text: str) -> str | None:
 
 
 _WORD_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
-_NUMERAL = r"\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS) + r"|[一二两三四五六七八九十百千万]+"
-_COUNT_CONDITION = re.compile(
-    rf"(?<![a-z])(?P<ge>more than|over|at least|exceed(?:ing|ed)?|no (?:less|fewer) than|超过|多于|不少于|不低于|大于|逾)"
-    rf"\s*(?P<a>{_NUMERAL})(?![a-z])"
-    rf"|(?<![a-z])(?P<le>fewer than|less than|under|at most|no more than|少于|不超过|低于)\s*(?P<b>{_NUMERAL})(?![a-z])"
-    rf"|(?P<c>{_NUMERAL})\s*(?P<unit_c>[个件项条座所批次场家户人起宗辆台]|万[件辆]|(?:万|亿)?(?:元|吨))?(?P<after>以上|及以上|以下|以内)",
-    re.I)
-_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "万": 1e4, "亿": 1e8}
-_AMOUNT = re.compile(r"\s*(?P<scale>thousand|million|billion|万|亿)?\s*(?P<unit>yuan|rmb|元|tonnes?|tons?|吨)", re.I)
+_EN_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS)
+_EN_AMOUNT = (rf"(?P<n>{_EN_NUMBER})(?:\s+(?P<scale>hundred|thousand|million|billion))?"
+              r"(?:\s+(?P<unit>yuan|rmb|tonnes?|tons?|km|kilomet(?:re|er)s?|hectares?|mu|percent|per cent))?")
+# a threshold said before an amount (more than 1,000 cases) or after it (1,000 or more), followed by
+# what it counts: "PM2.5 below 30?" leaves the unit unsaid, and is no count
+_EN_THRESHOLD = re.compile(
+    rf"(?<![a-z])(?:(?P<ge>more than|over|above|at least|exceed(?:s|ed|ing)?|no (?:less|fewer) than)"
+    rf"|(?P<le>fewer than|less than|under|below|at most|no more than))\s+{_EN_AMOUNT}"
+    rf"|{_EN_AMOUNT.replace('(?P<', '(?P<o_')}\s+or (?P<o_ge>more|above)", re.I)
+_EN_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
+_EN_BASE_UNITS = {"yuan": "元", "rmb": "元", "ton": "吨", "km": "公里", "kilomet": "公里", "hectare": "公顷", "mu": "亩",
+                  "percent": "%", "per cent": "%"}
+_NOT_COUNTED = re.compile(r"\s*(?:$|[?.,;]|(?:in|on|at|by|for|during|from|of|and|or|than)\b)", re.I)
 
 
-def _count_condition(text: str) -> Condition | None:
-    """A threshold on a count (more than 1,000 cases, at least five pilots, 超过1000件, 5个以上);
-    never a year or a pollutant's name (PM2.5)."""
-    text = re.sub(r"pm\s*2\.5|pm\s*10|(?:19|20)\d\d\s*年?", " ", text, flags=re.I)
-    for m in _COUNT_CONDITION.finditer(text):
-        written = m.group("a") or m.group("b") or m.group("c")
-        number = _WORD_NUMBERS.get(written.lower()) if written.lower() in _WORD_NUMBERS else parse_number(written)
-        if number is None:
+def _threshold(text: str) -> Condition | None:
+    """A threshold on an amount the question counts or measures, in base units: more than 1,000
+    cases, at least five pilots, over 50 million yuan, 超过1万辆, 5个以上, 1亿元以上, 超过1000亩."""
+    for m in mentions(text):  # Chinese: a figure written with its unit and a comparator
+        if m.comparator != "=" and m.unit and m.measure == "level":
+            value, base = base_quantity(m.number, m.unit)
+            unit = "count" if base in COUNT_UNITS or not base else base
+            return Condition(">=" if m.comparator in (">=", ">") else "<=", value, unit)
+    for m in _EN_THRESHOLD.finditer(text):
+        group = (lambda name: m.group(name) or m.group("o_" + name)) if m.group("o_n") else m.group
+        unit_word = (group("unit") or "").lower()
+        if not unit_word and _NOT_COUNTED.match(text, m.end()):
             continue
-        upward = m.group("ge") or m.group("after") in ("以上", "及以上")
-        # an amount (more than 50 million yuan, 1亿元以上) is in 元 or 吨; anything else counts things
-        amount = _AMOUNT.match(m.group("unit_c") or text[m.end() :])
-        if amount:
-            number *= _SCALE_WORDS.get((amount.group("scale") or "").lower(), 1.0)
-            unit = "元" if amount.group("unit").lower() in ("yuan", "rmb", "元") else "吨"
-        else:
-            number *= 1e4 if (m.group("unit_c") or "").startswith("万") else 1.0  # 1万件以上
-            unit = "count"
-        return Condition(">=" if upward else "<=", float(number), unit)
+        written = group("n").lower()
+        number = float(_WORD_NUMBERS[written]) if written in _WORD_NUMBERS else parse_number(written)
+        number *= _EN_SCALES.get((group("scale") or "").lower(), 1.0)
+        unit = next((base for word, base in _EN_BASE_UNITS.items() if unit_word.startswith(word)), "count")
+        return Condition(">=" if m.group("ge") or m.group("o_ge") else "<=", number, unit)
     return None
 
 
 def _condition(text: str) -> Condition | None:
     m = _NUMBER.search(text)
     if not m:
-        counted = _count_condition(text)
-        if counted:
-            return counted
+        threshold = _threshold(text)
+        if threshold:
+            return threshold
         # "all of their sections at good quality": a share of 100%
         return Condition(">=", 100.0, "%") if _ALL.search(text) and (_RATE.search(text) or re.search(
             r"比例|达标|优良|share|proportion|sections|rate", text, re.I)) else None

@@ -132,7 +132,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         # a named indicator the city lacks is no_indicator, unless the unit asked (how many people)
         # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
-    elif not matching and intent.kind == "value" and scope and intent.indicators \
+    elif not matching and intent.kind == "value" and intent.language != "en" and scope and intent.indicators \
             and intent.unit not in (None, "count", "%", "money"):
         # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words
         matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core)

@@ -38,14 +38,14 @@ _LEAD_NOISE = re.compile(
 _LEAD_TAIL = re.compile(
     r"(?:分别为|分别达|分别是|均为|均达到?|均保持|保持在|稳定在|维持在|提升至|提高至|提高到|上升至|升至|下降至|降至|降低至|"
     r"减少至|增加至|增长至|控制在|达到了|达到|达|为|是|保持|实现|完成|突破|超过|超|不低于|不少于|不超过|低于|高于|约|近|"
-    r"首次|持续|稳定|累计|共计?|总计|已|均|分别|全部|共有|有|占|的|了|在|到|至|逾|“|\"|\s)+$")
+    r"首次|持续|稳定|共计?|总计|已|均|分别|全部|共有|有|占|的|了|在|到|至|逾|“|\"|\s)+$")
 _LABEL = re.compile(r"[“\"]?(?P<n>[一二三四五六七八九十两\d]+)个\s*$")  # the 四个 of “四个100%”
 _COUNTED_STOP = re.compile(r"[，,；;：:。、]|已|完成|实现|全部|通过|正在|中|的|和|及|[\d]")
 _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优良比例|比例|比率|占比|浓度|利用率|处置率|覆盖率|"
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 9  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 10  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,18 @@ def tells_results(chunk: Chunk, doc: Document | None = None) -> bool:
     return section_kind(Section(chunk.heading_path, chunk.start, chunk.end, chunk.year), doc) == "achieved"
 
 
-_ASKS_PLANS = re.compile(r"目标|计划|规划|打算|力争|拟|将|(?<![主重需])要|预计|target|goal|plan|aim|will|expect|intend", re.I)
+_ASKS_PLANS = re.compile(
+    r"目标|计划|规划|打算|力争|拟|预计|预期|将要|将于|将达到|要求|明年|下一步|(?:到|至)(?:19|20)\d\d年|(?:19|20)\d\d年(?:要|将)"
+    r"|(?<![a-z])(?:targets?|targeted|goals?|plans?|planned|planning|aims?|aimed|will|expects?|expected|intends?|intended"
+    r"|objectives?|forecasts?|pledged?)(?![a-z])", re.I)
+_MET_TARGET = re.compile(r"(?:完成|实现|达到|达成)了?.{0,8}目标|(?<![a-z])(?:met|achieved|reached|hit) (?:the |its |their )?"
+                         r"(?:(?!and |or )\w+ )?(?:targets?|goals?)(?![a-z])", re.I)
 
 
 def asks_plans(question: str) -> bool:
-    return bool(_ASKS_PLANS.search(question))
+    """Whether a question asks about targets or plans (到2025年, will, pledged), not about a target
+    already met (完成了年度目标任务)."""
+    return bool(_ASKS_PLANS.search(question)) and not _MET_TARGET.search(question)
 
 
 def kind_of_heading_path(heading_path: tuple[str, ...]) -> str | None:
@@ -237,9 +244,11 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             counted = ""
             if m.unit[:1] in _COUNTER_UNITS:
                 counted = _counted_noun(sentence, m.end, clause.end)
-            elif len(lead) <= 2 and _CJK_NEXT.match(sentence, m.end):
-                # 落实230平方公里全海域海上保洁管理: a bare verb before, the thing measured after
-                counted = _counted_noun(sentence, m.end, clause.end)
+            elif len(lead) <= 2 and not tail and vocabulary.canonical(lead, m.unit, m.measure) is None \
+                    and _CJK_NEXT.match(sentence, m.end):
+                # 落实230平方公里全海域海上保洁管理: a bare verb before, the thing measured after (not
+                # 罚款…, which names it, nor 2150万元同比增长 or 3.2亿元用于…, which say something else)
+                counted = _NOT_NAMING.split(_counted_noun(sentence, m.end, clause.end))[0]
             elif m.unit == "%" and (share_of := re.match(r"(?:以上|以下|左右)?的", sentence[m.end :])):
                 counted = _counted_noun(sentence, m.end + share_of.end(), clause.end)  # 20%的乡镇(街道)
             if len(counted) >= 2 and not enumeration:
@@ -303,6 +312,7 @@ def _sibling_of(facts: list[Fact], m: Mention, raw_lead: str, indicator_text: st
 
 
 _CJK_NEXT = re.compile(r"[\u4e00-\u9fff]{2}")
+_NOT_NAMING = re.compile(r"同比|较上年|比上年|用于|来自|占")
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户轮")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
 _CHANGE_VERB = re.compile(r"(?:虽|均|分别|也)?(?:明显|大幅|持续|显著|有所|稳步|进一步)*(?:下降|上升|提高|降低|增长|减少|增加|提升|改善)了?$")

@@ -101,6 +101,8 @@ def base_quantity(number: float, unit: str) -> tuple[float, str]:
         value, base = base_quantity(number, unit.rsplit("/", 1)[0])
         return value, f"{base}/{unit.rsplit('/', 1)[1]}"
     unit = canonical_unit(unit)
+    if unit in ("万亿", "万", "亿"):
+        return number * _SCALE[unit], ""  # 140万: a number at a scale, of nothing named
     for prefix in ("万亿", "万", "亿", "千"):  # longest first: 万亿元 is 1e12 元
         if unit.startswith(prefix) and len(unit) > len(prefix):
             return number * _SCALE[prefix], unit[len(prefix):]

@@ -203,11 +203,11 @@ class Searcher:
             return ranked
         floor = ranked[0][1] * self.config.report_floor
         documents = self.view.documents() if results_only else {}
-        telling = set()
+        telling = set()  # reports with a passage telling results that clears the floor
         if results_only:
-            for cid, _, _ in ranked:
+            for cid, score, _ in ranked:
                 chunk = self.view.chunk(cid)
-                if tells_results(chunk, documents.get(chunk.doc_id)):
+                if score >= floor and tells_results(chunk, documents.get(chunk.doc_id)):
                     telling.add(chunk.doc_id)
         seen, first, rest = set(), [], []
         for item in ranked:
