@@ -53,7 +53,7 @@ class Vocabulary:
         self.by_id = {i.indicator_id: i for i in indicators}
         forms = [(normalize_text(form), i) for i in indicators for form in i.zh]
         self._zh = sorted(forms, key=lambda f: len(f[0]), reverse=True)
-        self._en = sorted(((_english_pattern(name), len(name), i) for i in indicators for name in i.en),
+        self._en = sorted(((_english_pattern(name), len(name), i, _probe(name)) for i in indicators for name in i.en),
                           key=lambda f: f[1], reverse=True)
 
     @classmethod
@@ -86,7 +86,8 @@ class Vocabulary:
         candidates = [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), text)]
         candidates += [(m.start(), m.end(), i) for form, i in self._zh for m in re.finditer(re.escape(form), plain)
                        if not any(c[2] is i for c in candidates)]
-        candidates += [(m.start(), m.end(), i) for pattern, _, i in self._en for m in pattern.finditer(text)]
+        candidates += [(m.start(), m.end(), i) for pattern, _, i, probe in self._en if probe in text
+                       for m in pattern.finditer(text)]
         for start, end, indicator in sorted(candidates, key=lambda c: (c[0] - c[1], c[0])):
             if any(start < e and s < end for s, e in taken):
                 continue
@@ -98,6 +99,13 @@ class Vocabulary:
 
 
 _INFLECTION = r"(?:s|es|e?d|ing|ly|led|ment|ments)?"
+
+
+def _probe(name: str) -> str:
+    """A plain substring every match of the name holds (its first word's first letters, which no
+    inflection changes): a cheap test before the pattern's."""
+    words = re.findall(r"[a-z0-9.]+", name.lower())
+    return words[0][:4] if words else ""
 
 
 def _english_pattern(name: str) -> re.Pattern:
