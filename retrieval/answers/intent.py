@@ -167,20 +167,21 @@ _EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months|peop
                          re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|为|有|共|一共)?多少|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
-# a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
 _AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
 _DURATION = re.compile(r"多久|多长时间|(?:多少|几)[\u4e00-\u9fff]{0,4}时间|for how long|how long (?:did|does|do|will|has|have|had|would"
                        r"|can|it|they)\b|how much time|for how many years", re.I)
 _DURATION_UNITS = frozenset({"天", "个月", "个工作日", "工作日", "小时", "年"})
 _AREA_UNITS = frozenset({"平方公里", "平方千米", "km2", "平方米", "公顷", "亩", "万亩", "万平方米"})
 _HOW_MANY_THINGS = re.compile(r"(?<!排放)(?:数量|数目|个数)")  # 治理项目数量: a count, not tonnes
+# a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
 _RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
 
 
 def _unit_asked(text: str) -> str | None:
     """The unit a question asks for: a Chinese classifier after 多少 or 几 (多少辆, 几轮) or the
-    noun counted (how many rounds), money, "%" for a rate or share (立案率是多少, a query ending in
-    销号率, what share), "area" (面积有多大), "count" for how many or a 数量."""
+    noun counted (how many rounds, people), an English unit (in tonnes; how far from, how long a
+    pipe network: 公里), money, "%" for a rate or share (立案率是多少, a query ending in 销号率,
+    what share), "area" (面积有多大), "duration" (多久, how long did), "count" for how many or a 数量."""
     m = _ZH_UNIT.search(text)
     if m:
         return m.group(1) or m.group(2) or m.group(3)
