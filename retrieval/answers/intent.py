@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.facts.extraction import SCOPES, asks_plans
+from retrieval.facts.extraction import SCOPES
 from retrieval.facts.numbers import base_quantity, mentions, parse_number
 from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.search.query import QueryAnalysis
@@ -115,7 +115,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     else:
         kind = "passage"
     # 达到多少: the level to be reached, a target's question
-    targets, results = asks_plans(text) or "达到多少" in text, bool(_ACHIEVED.search(text))
+    targets, results = analysis.asks_plans or "达到多少" in text, bool(_ACHIEVED.search(text))
     wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
@@ -295,12 +295,12 @@ _WORD_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six se
 _EN_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS)
 _EN_AMOUNT = (rf"(?P<n>{_EN_NUMBER})(?:\s+(?P<scale>hundred|thousand|million|billion))?"
               r"(?:\s+(?P<unit>yuan|rmb|tonnes?|tons?|km|kilomet(?:re|er)s?|hectares?|mu|percent|per cent))?")
-# a threshold said before an amount (more than 1,000 cases) or after it (1,000 or more), followed by
-# what it counts: "PM2.5 below 30?" leaves the unit unsaid, and is no count
+# a threshold said before an amount (more than 1,000 cases; 1,000 or more is read as at least 1,000),
+# followed by what it counts: "PM2.5 below 30?" leaves the unit unsaid, and is no count
 _EN_THRESHOLD = re.compile(
     rf"(?<![a-z])(?:(?P<ge>more than|over|above|at least|exceed(?:s|ed|ing)?|no (?:less|fewer) than)"
-    rf"|(?P<le>fewer than|less than|under|below|at most|no more than))\s+{_EN_AMOUNT}"
-    rf"|{_EN_AMOUNT.replace('(?P<', '(?P<o_')}\s+or (?P<o_ge>more|above)", re.I)
+    rf"|(?P<le>fewer than|less than|under|below|at most|no more than))\s+{_EN_AMOUNT}", re.I)
+_OR_MORE = re.compile(rf"(?<![a-z\d])({_EN_AMOUNT})\s+or (?:more|above)(?![a-z])", re.I)
 _EN_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 _EN_BASE_UNITS = {"yuan": "元", "rmb": "元", "ton": "吨", "km": "公里", "kilomet": "公里", "hectare": "公顷", "mu": "亩",
                   "percent": "%", "per cent": "%"}
@@ -315,16 +315,16 @@ def _threshold(text: str) -> Condition | None:
             value, base = base_quantity(m.number, m.unit)
             unit = "count" if base in COUNT_UNITS or not base else base
             return Condition(">=" if m.comparator in (">=", ">") else "<=", value, unit)
+    text = _OR_MORE.sub(lambda m: "at least " + m.group(1), text)
     for m in _EN_THRESHOLD.finditer(text):
-        group = (lambda name: m.group(name) or m.group("o_" + name)) if m.group("o_n") else m.group
-        unit_word = (group("unit") or "").lower()
+        unit_word = (m.group("unit") or "").lower()
         if not unit_word and _NOT_COUNTED.match(text, m.end()):
             continue
-        written = group("n").lower()
+        written = m.group("n").lower()
         number = float(_WORD_NUMBERS[written]) if written in _WORD_NUMBERS else parse_number(written)
-        number *= _EN_SCALES.get((group("scale") or "").lower(), 1.0)
+        number *= _EN_SCALES.get((m.group("scale") or "").lower(), 1.0)
         unit = next((base for word, base in _EN_BASE_UNITS.items() if unit_word.startswith(word)), "count")
-        return Condition(">=" if m.group("ge") or m.group("o_ge") else "<=", number, unit)
+        return Condition(">=" if m.group("ge") else "<=", number, unit)
     return None
 
 

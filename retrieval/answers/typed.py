@@ -124,16 +124,18 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
+    # a unit asked that names the figure (how many people, how long) rather than any count, share or sum
+    telling_unit = intent.unit not in (None, "count", "%", "money")
     if intent.kind == "value" and intent.language == "en" and scope and not intent.indicators:
         # named in words the vocabulary lacks, the figure may be any indicator's whose sentence fits
         matching += [f for f in _glossary_sentences(facts, intent, core) if f not in matching]
     elif not matching and intent.kind == "value" and intent.language == "en" and scope \
-            and (all(i.generic for i in intent.indicators) or intent.unit not in (None, "count", "%", "money")):
+            and (all(i.generic for i in intent.indicators) or telling_unit):
         # a named indicator the city lacks is no_indicator, unless the unit asked (how many people)
         # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
     elif not matching and intent.kind == "value" and intent.language != "en" and scope and intent.indicators \
-            and intent.unit not in (None, "count", "%", "money"):
+            and telling_unit:
         # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words
         matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)

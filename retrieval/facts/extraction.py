@@ -70,20 +70,6 @@ def tells_results(chunk: Chunk, doc: Document | None = None) -> bool:
     return section_kind(Section(chunk.heading_path, chunk.start, chunk.end, chunk.year), doc) == "achieved"
 
 
-_ASKS_PLANS = re.compile(
-    r"目标|计划|规划|打算|力争|拟|预计|预期|将要|将于|将达到|要求|明年|下一步|(?:到|至)(?:19|20)\d\d年|(?:19|20)\d\d年(?:要|将)"
-    r"|(?<![a-z])(?:targets?|targeted|goals?|plans?|planned|planning|aims?|aimed|will|expects?|expected|intends?|intended"
-    r"|objectives?|forecasts?|pledged?)(?![a-z])", re.I)
-_MET_TARGET = re.compile(r"(?:完成|实现|达到|达成)了?.{0,8}目标|(?<![a-z])(?:met|achieved|reached|hit) (?:the |its |their )?"
-                         r"(?:(?!and |or )\w+ )?(?:targets?|goals?)(?![a-z])", re.I)
-
-
-def asks_plans(question: str) -> bool:
-    """Whether a question asks about targets or plans (到2025年, will, pledged), not about a target
-    already met (完成了年度目标任务)."""
-    return bool(_ASKS_PLANS.search(question)) and not _MET_TARGET.search(question)
-
-
 def kind_of_heading_path(heading_path: tuple[str, ...]) -> str | None:
     """A section of a plan (工作思路/计划/要点/打算) speaks of targets, one of a summary of
     results; None when the headings say neither."""

@@ -23,6 +23,20 @@ _ACROSS_CITIES = re.compile(
 )
 
 
+_ASKS_PLANS = re.compile(
+    r"目标|计划|规划|打算|力争|拟|预计|预期|将要|将于|将达到|要求|明年|下一步|(?:到|至)(?:19|20)\d\d年|(?:19|20)\d\d年(?:要|将)"
+    r"|(?<![a-z])(?:targets?|targeted|goals?|plans?|planned|planning|aims?|aimed|will|expects?|expected|intends?|intended"
+    r"|objectives?|forecasts?|pledged?)(?![a-z])", re.I)
+_MET_TARGET = re.compile(r"(?:完成|实现|达到|达成)了?.{0,8}目标|(?<![a-z])(?:met|achieved|reached|hit) (?:the |its |their )?"
+                         r"(?:(?!and |or )\w+ )?(?:targets?|goals?)(?![a-z])", re.I)
+
+
+def asks_plans(question: str) -> bool:
+    """Whether a question asks about targets or plans (到2025年, will, pledged), not about a target
+    already met (完成了年度目标任务)."""
+    return bool(_ASKS_PLANS.search(question)) and not _MET_TARGET.search(question)
+
+
 MAX_QUESTION_CHARS = 2000
 _SEARCHABLE = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -65,6 +79,7 @@ class QueryAnalysis:
     glossary: tuple[str, ...] = ()  # the Chinese terms of each English phrase matched (alternatives, space-separated)
     synonym_tokens: tuple[str, ...] = ()  # BM25 tokens of the domain synonyms of words in the question
     synonym_groups: tuple[tuple[str, ...], ...] = ()  # the synonym groups a word of it (or of its glossary terms) is in
+    asks_plans: bool = False  # about targets or plans (`asks_plans`)
 
 
 def said(word: str, normal_text: str) -> bool:
@@ -170,4 +185,4 @@ class QueryAnalyzer:
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
         return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
-                             tuple(glossary), synonyms, groups)
+                             tuple(glossary), synonyms, groups, asks_plans(simplified))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from retrieval.backends.base import NO_FILTERS, Filters, SearchView
-from retrieval.facts.extraction import asks_plans, tells_results
+from retrieval.facts.extraction import tells_results
 from retrieval.search.fusion import FUSION_METHODS, fuse
 from retrieval.models import Explanation, Hit, Result
 from retrieval.text.normalize import normalize
@@ -114,7 +114,7 @@ class Searcher:
         ranked = self._combine(mode, analysis, bm25_hits, dense_hits, sentence_hits)
         ranked = self._boost(ranked, analysis)
         if self.config.diversify and analysis.across_cities:
-            ranked = self._diversify(ranked, results_only=self.config.results_first and not asks_plans(analysis.simplified))
+            ranked = self._diversify(ranked, results_only=self.config.results_first and not analysis.asks_plans)
         explain = self._explanations(bm25_hits, dense_hits, sentence_hits)
         results = []
         for rank, (cid, score, boosts) in enumerate(ranked[offset : offset + k], start=offset + 1):
@@ -176,7 +176,7 @@ class Searcher:
 
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
-        plans = self.config.plan_boost and asks_plans(analysis.simplified)
+        plans = self.config.plan_boost and analysis.asks_plans
         documents = self.view.documents() if plans else {}
         for cid, score in ranked:
             chunk = self.view.chunk(cid)
@@ -202,18 +202,15 @@ class Searcher:
         if not ranked:
             return ranked
         floor = ranked[0][1] * self.config.report_floor
+        chunks = [self.view.chunk(cid) for cid, _, _ in ranked]
         documents = self.view.documents() if results_only else {}
-        telling = set()  # reports with a passage telling results that clears the floor
-        if results_only:
-            for cid, score, _ in ranked:
-                chunk = self.view.chunk(cid)
-                if score >= floor and tells_results(chunk, documents.get(chunk.doc_id)):
-                    telling.add(chunk.doc_id)
+        results = [results_only and tells_results(c, documents.get(c.doc_id)) for c in chunks]
+        # reports with a passage telling results that clears the floor
+        telling = {c.doc_id for c, told, (_, score, _) in zip(chunks, results, ranked) if told and score >= floor}
         seen, first, rest = set(), [], []
-        for item in ranked:
-            chunk = self.view.chunk(item[0])
+        for item, chunk, told in zip(ranked, chunks, results):
             doc = chunk.doc_id
-            passed_over = bool(first) and doc in telling and not tells_results(chunk, documents.get(doc))
+            passed_over = bool(first) and doc in telling and not told
             (rest if doc in seen or item[1] < floor or passed_over else first).append(item)
             if not passed_over:
                 seen.add(doc)
