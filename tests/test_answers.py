@@ -107,6 +107,11 @@ def test_question_kinds():
     assert intent("How long is the sewage pipe network Jiaxing built?").unit == "公里"
     assert intent("Which cities built new sewage treatment plants?").wants == "achieved"  # a plant is no plan
     assert intent("What fraction of villages in Ganzhou had sewage treatment?").unit == "%"
+    assert intent("By what percent did Wenzhou's hazardous-waste output rise?").measure == "change"
+    assert intent("赣州PM2.5平均浓度比上年提升了多少").measure == "change" and intent("优良率提高到了多少").unit == "%"
+    assert intent("嘉兴的污泥焚烧能力是多少").unit == "capacity" and intent("What is Xiamen's daily sewage treatment capacity?").unit == "capacity"
+    assert intent("温州如何加强环境应急能力建设").unit is None  # capacity building: no rate asked
+    assert unit_fits("capacity", "万吨/年") and unit_fits("capacity", "吨/日") and not unit_fits("capacity", "μg/m3")
 
 
 @pytest.mark.parametrize("question, comparator, number, unit", [
@@ -144,6 +149,22 @@ def test_a_count_threshold_compares_base_quantities():
     assert not Condition(">=", 5, "count").met_by(8, None, "吨")  # tonnes count nothing
     assert Condition(">=", 5e7, "元").met_by(7702, None, "万元") and not Condition(">=", 5e7, "元").met_by(4000, None, "万元")
     assert unit_fits("辆", "万辆") and unit_fits("万元", "亿元") and unit_fits("count", "万件") and not unit_fits("辆", "万吨")
+
+
+def test_an_indicator_the_vocabulary_knows_answers_a_question_that_names_it_otherwise(fake_engine):
+    # 创成率 in the report, 比例 in the question: the sentence's words vouch for the figure
+    answer = fake_engine.ask("温州各县区创成省级生态文明建设示范区的比例是多少")
+    assert answer.kind == "value" and answer.facts[0].value == "91.7%"
+
+
+def test_the_bureau_is_no_subject_of_its_own_figures(fake_engine):
+    answer = fake_engine.ask("How much money did the Xiamen ecology and environment bureau obtain from higher-level governments?")
+    assert answer.kind == "value" and answer.facts[0].value == "16053万元"
+
+
+def test_a_unit_the_named_indicator_is_stated_in_does_not_widen_the_search(fake_engine):
+    # PM10 is in μg/m3: Ganzhou's PM2.5 figures are no answer, whatever the words shared
+    assert fake_engine.ask("赣州市中心城区2022年PM10年均浓度是多少微克/立方米").kind == "not_found"
 
 
 def test_a_word_of_a_synonym_group_is_matched_by_any_word_of_it(fake_engine):

@@ -92,6 +92,11 @@ def test_english_questions_reach_bm25_through_the_glossary(analyzer):
     assert "危废" in analyzer.analyze("hazardous waste disposal").tokens
 
 
+def test_a_glossary_phrase_is_found_in_the_plural_too(analyzer):
+    assert "上级" in analyzer.analyze("funds from higher-level governments").glossary
+    assert "处置能力 处理能力" in analyzer.analyze("handling capacities of Jiaxing").glossary
+
+
 def test_english_questions_also_reach_bm25_through_the_indicator_vocabulary(analyzer):
     analysis = analyzer.analyze("What was the fine particulate concentration in Wenzhou?")
     assert "细颗粒物" in " ".join(analysis.glossary) and "pm2.5" in analysis.tokens

@@ -37,9 +37,10 @@ _DESCRIPTIVE = re.compile(
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
 _AGAINST_LAST_YEAR = r"同比|较上年|比上年|较去年|比去年"
-_CHANGE = re.compile(r"提高了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
+_CHANGE = re.compile(r"提高了?多少|提升了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
                      rf"|{_AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
-                     r"|by how much|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change)|percentage points?"
+                     r"|by how much|by what (?:percentage|percent|proportion|margin)|percentage points?"
+                     r"|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change|grow|decline|shrink)"
                      r"|year[- ]on[- ]year|compared with (?:the )?(?:previous|last|prior) year|change in|rise in|drop in"
                      r"|increase in|decrease in|improvement in", re.I)
 _COMPARED = re.compile(rf"{_AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", re.I)
@@ -170,18 +171,24 @@ _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|
 _AREA = re.compile(r"面积(?:有|是|为)?多(?:大|少)|多大面积|how (?:large|big) an area|what area|\barea of\b", re.I)
 _DURATION = re.compile(r"多久|多长时间|(?:多少|几)[\u4e00-\u9fff]{0,4}时间|for how long|how long (?:did|does|do|will|has|have|had|would"
                        r"|can|it|they)\b|how much time|for how many years", re.I)
+# a rate of handling (处置能力达336.81万吨/年), asked with a word of asking: not 能力建设
+_CAPACITY = re.compile(r"(?:处置|处理|焚烧|填埋|贮存|储存|收运|利用)能力(?:是|为|有|达到?)?(?:多少|多大|几)"
+                       r"|(?:handling|treatment|disposal|processing|incineration|landfill|storage|daily|annual) capacity"
+                       r"|capacity (?:of|to) (?:handle|treat|dispose|process)", re.I)
+_PER_TIME = frozenset({"年", "日", "天", "小时", "h", "d", "a"})
 _DURATION_UNITS = frozenset({"天", "个月", "个工作日", "工作日", "小时", "年"})
 _AREA_UNITS = frozenset({"平方公里", "平方千米", "km2", "平方米", "公顷", "亩", "万亩", "万平方米"})
 _HOW_MANY_THINGS = re.compile(r"(?<!排放)(?:数量|数目|个数)")  # 治理项目数量: a count, not tonnes
 # a rate asked for (立案率是多少), or named last in a terse query (督察问题 销号率)
-_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达)?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
+_RATE = re.compile(r"(?:率|比例|比率|占比|百分比)(?:(?:是|为|有|达到|达|[提升]高到|提升到|[升降]至|[升降]到|下降到|上升到)?了?(?:多少|几)|[?？。\s]*$)|(?:多大|多高|多少)的?(?:比例|比重|占比)")
 
 
 def _unit_asked(text: str) -> str | None:
     """The unit a question asks for: a Chinese classifier after 多少 or 几 (多少辆, 几轮) or the
     noun counted (how many rounds, people), an English unit (in tonnes; how far from, how long a
     pipe network: 公里), money, "%" for a rate or share (立案率是多少, a query ending in 销号率,
-    what share), "area" (面积有多大), "duration" (多久, how long did), "count" for how many or a 数量."""
+    what share), "area" (面积有多大), "duration" (多久, how long did), "capacity" (处置能力是多少: so much
+    a year or a day), "count" for how many or a 数量."""
     m = _ZH_UNIT.search(text)
     if m:
         return m.group(1) or m.group(2) or m.group(3)
@@ -192,6 +199,8 @@ def _unit_asked(text: str) -> str | None:
     if m:
         said_unit = next(g for g in m.groups() if g).lower()
         return next(unit for word, unit in _EN_UNITS.items() if said_unit.startswith(word))
+    if _CAPACITY.search(text):
+        return "capacity"
     if _MONEY.search(text):
         return "money"
     if _RATE.search(text) or _EN_PERCENT.search(text):
@@ -218,6 +227,8 @@ def unit_fits(asked: str | None, unit: str) -> bool:
         return unit in _AREA_UNITS
     if asked == "duration":
         return unit in _DURATION_UNITS
+    if asked == "capacity":
+        return "/" in unit and unit.rsplit("/", 1)[1] in _PER_TIME
     # 16万辆 counts 辆, 1.03亿元 answers 多少万元; 个 counts anything
     return base_quantity(1.0, unit)[1] == base_quantity(1.0, asked)[1] or asked in COUNT_UNITS and unit in ("个", "")
 

@@ -28,6 +28,7 @@ _QUESTION_NOISE = re.compile(
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
+_BUREAU = re.compile(r"(?:生态)?环境(?:保护)?局$")
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
 _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量", "水平", "目标", "指数", "金额", "数", "量", "情况", "同比"})
 # something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
@@ -124,8 +125,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
-    # a unit asked that names the figure (how many people, how long) rather than any count, share or sum
-    telling_unit = intent.unit not in (None, "count", "%", "money")
+    # a unit asked that names the figure (how many people, how long) rather than any count, share
+    # or sum, and that no indicator named is stated in (PM10 is in μg/m3; a case's 个 is no 人)
+    telling_unit = intent.unit not in (None, "count", "%", "money") and not any(
+        unit_fits(intent.unit, u) for i in intent.indicators for u in i.units if u != "个")
     if intent.kind == "value" and intent.language == "en" and scope and not intent.indicators:
         # named in words the vocabulary lacks, the figure may be any indicator's whose sentence fits
         matching += [f for f in _glossary_sentences(facts, intent, core) if f not in matching]
@@ -238,7 +241,7 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
     core = question_core
     loose = not ids and intent.language != "en"  # the sentence may vouch only when nothing else names it
     for f in facts:
-        if not core or (f.indicator is not None and f.indicator not in ids):
+        if not core or (ids and f.indicator is not None and f.indicator not in ids):
             continue
         if ids and f.indicator is None and intent.language == "en":
             continue  # glossary terms alone are too few to vouch beside a named indicator
@@ -264,7 +267,7 @@ def _glossary_sentences(facts: list[Fact], intent: Intent, core: list[tuple[str,
 
 def _core(analysis) -> list[tuple[str, ...]]:
     """What a question is about, as units each matched by any of its alternatives: the
-    character pairs of a Chinese question without city, year and the words of asking,
+    character pairs of a Chinese question without city, year, bureau and the words of asking,
     comparing and planning (robust to how jieba cuts either side: 占比要 as 占/比要); for an
     English question, each glossary phrase's Chinese terms, and any Chinese term it quotes.
     A word of a synonym group is one unit that any word of its group matches (危险废物 is
@@ -277,7 +280,7 @@ def _core(analysis) -> list[tuple[str, ...]]:
     text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")
-    text = normalize_text(re.sub(r"(?:19|20)\d\d\s*年?", " ", text))
+    text = normalize_text(re.sub(r"(?:19|20)\d\d\s*年?|市?(?:生态)?环境(?:保护)?局", " ", text))  # the bureau: see _domain_phrases
     synonyms = []
     for group in groups:
         words = sorted((w for w in group if not w.isascii() and w in text), key=len, reverse=True)
@@ -291,10 +294,11 @@ def _core(analysis) -> list[tuple[str, ...]]:
 
 def _domain_phrases(analysis) -> list[tuple[str, ...]]:
     """The Chinese terms of each glossary phrase an English question names, less a city (Jiaxing
-    names a place, not a figure) and the words of measuring alone ("rate": 率 比例, which any
-    figure has)."""
+    names a place, not a figure), the bureau (every report is its own account, and its sentences
+    seldom name it) and the words of measuring alone ("rate": 率 比例, which any figure has)."""
     return [tuple(g.split()) for g in analysis.glossary
-            if g.split() and not set(g.split()) & set(analysis.cities) and set(g.split()) - _MEASURING]
+            if g.split() and not set(g.split()) & set(analysis.cities) and set(g.split()) - _MEASURING
+            and not all(_BUREAU.search(t) for t in g.split())]
 
 
 def _says_domain_terms(analysis) -> bool:

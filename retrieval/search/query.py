@@ -82,6 +82,17 @@ class QueryAnalysis:
     asks_plans: bool = False  # about targets or plans (`asks_plans`)
 
 
+def _stem(phrase: str) -> str:
+    return phrase[:-1] if phrase.endswith("y") else phrase
+
+
+def _plural_pattern(phrase: str) -> str:
+    """The phrase and its plural: pilots, businesses, capacities."""
+    if phrase.endswith("y") and phrase[-2:-1] not in tuple("aeiou"):
+        return re.escape(phrase[:-1]) + "(?:y|ies)"
+    return re.escape(phrase) + "(?:e?s)?"
+
+
 def said(word: str, normal_text: str) -> bool:
     """Whether a text in normal form holds the word: an English word whole (cod, not the cod
     of code), a Chinese one anywhere."""
@@ -153,14 +164,15 @@ class QueryAnalyzer:
                 phrase, terms = line.split("\t", 1)
                 entries.append((phrase.strip(), terms.strip()))
         entries += [(alias, city) for city, aliases in CITY_NAMES.items() for alias in aliases]
-        # Longest phrases first, so "hazardous waste" wins over "waste".
-        return sorted(((phrase, re.compile(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])"), zh) for phrase, zh in entries),
+        # Longest phrases first, so "hazardous waste" wins over "waste"; a plural is the phrase too.
+        return sorted(((_stem(phrase), re.compile(r"(?<![a-z])" + _plural_pattern(phrase) + r"(?![a-z])"), zh)
+                       for phrase, zh in entries),
                       key=lambda e: -len(e[1].pattern))
 
     def glossary_terms(self, text: str) -> list[str]:
         lowered, terms = text.lower(), []
         for phrase, pattern, zh in self._glossary:
-            # the plain substring test first: a thousand phrases, few in any question
+            # the plain substring test first (of the phrase less a final y): a thousand phrases, few in any question
             if phrase in lowered and pattern.search(lowered):
                 terms.append(zh)
                 lowered = pattern.sub(" ", lowered)
