@@ -28,7 +28,7 @@ COLUMNS = (("overall", "recall@1"), ("overall", "recall@5"), ("overall", "recall
 
 # Everything issue 11 added, switched off: the ranking before it.
 NONE = dict(sentence_weight=0.0, synonyms=False, coined_terms=False, per_report_candidates=False, report_floor=0.0,
-            results_first=False, plan_boost=0.0, feedback_terms=0)
+            results_first=False, plan_boost=0.0, results_boost=0.0, feedback_terms=0)
 ALONE = {
     "best sentence": dict(sentence_weight=SearchConfig.sentence_weight),
     "synonyms": dict(synonyms=True),
@@ -38,6 +38,7 @@ ALONE = {
     "no padding of weak reports": dict(report_floor=SearchConfig.report_floor),
     "results before plans": dict(results_first=True),
     "plans for plan questions": dict(plan_boost=SearchConfig.plan_boost),
+    "results for questions of what was done": dict(results_boost=SearchConfig.results_boost),
     "pseudo-relevance feedback": dict(feedback_terms=5),
 }
 

@@ -136,6 +136,19 @@ def test_a_question_about_targets_lifts_the_passages_of_plans(fake_engine):
     assert lifted[0] <= unlifted[0] and sum(lifted[:3]) < sum(unlifted[:3])
     assert not any("plan" in r.explanation.boosts for r in fake_engine.search("温州的水质怎么样", k=20).results)
 
+def test_a_question_about_what_was_done_lifts_the_passages_of_results(fake_engine):
+    from retrieval.facts.extraction import tells_results
+    from retrieval.search.query import asks_results
+
+    assert asks_results("What did Xiamen achieve on noise?") and asks_results("赣州已建成多少个站点")
+    assert not asks_results("温州如何治水") and not asks_results("What will Wenzhou do next year?")
+    assert not asks_results("温州了解群众诉求的渠道")  # 了解 is no 了 of completion
+    documents = fake_engine.view().documents()
+    results = fake_engine.search("温州完成了哪些治水工作", k=10).results
+    lifted = [r for r in results if "results" in r.explanation.boosts]
+    assert lifted and all(tells_results(r.chunk, documents[r.chunk.doc_id]) for r in lifted)
+
+
 def test_feedback_adds_the_top_passages_terms_for_english(fake_engine):
     from retrieval.search.searcher import Searcher
 

@@ -31,6 +31,17 @@ _MET_TARGET = re.compile(r"(?:完成|实现|达到|达成)了?.{0,8}目标|(?<![
                          r"(?:(?!and |or )\w+ )?(?:targets?|goals?)(?![a-z])", re.I)
 
 
+# what has been done: a past tense, or a word of completion (了 of 建了, not 了解)
+_ASKS_RESULTS = re.compile(r"已|了(?!解)|截至|截止|实现|完成|取得|达成|做到"
+                           r"|(?<![a-z])(?:did|was|were|had|has been|have been|achieved|completed|reached|recorded|managed)(?![a-z])",
+                           re.I)
+
+
+def asks_results(question: str) -> bool:
+    """Whether a question asks what was done (建了多少, did … launch), not what is planned."""
+    return bool(_ASKS_RESULTS.search(question)) and not asks_plans(question)
+
+
 def asks_plans(question: str) -> bool:
     """Whether a question asks about targets or plans (到2025年, will, pledged), not about a target
     already met (完成了年度目标任务)."""
@@ -80,6 +91,7 @@ class QueryAnalysis:
     synonym_tokens: tuple[str, ...] = ()  # BM25 tokens of the domain synonyms of words in the question
     synonym_groups: tuple[tuple[str, ...], ...] = ()  # the synonym groups a word of it (or of its glossary terms) is in
     asks_plans: bool = False  # about targets or plans (`asks_plans`)
+    asks_results: bool = False  # about what was done (`asks_results`)
 
 
 def _stem(phrase: str) -> str:
@@ -197,4 +209,5 @@ class QueryAnalyzer:
         years = tuple(sorted({int(y) for y in _YEAR.findall(simplified)}))
         across = bool(_ACROSS_CITIES.search(simplified)) or len(cities) > 1
         return QueryAnalysis(text, simplified, language, cities, years, across, tuple(tokens), dense_text,
-                             tuple(glossary), synonyms, groups, asks_plans(simplified))
+                             tuple(glossary), synonyms, groups, asks_plans(simplified),
+                             asks_results(simplified))

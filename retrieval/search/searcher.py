@@ -37,6 +37,7 @@ class SearchConfig:
     city_boost: float = 1.0  # score multiplied by 1 + boost for the cities a question names
     year_boost: float = 0.2
     plan_boost: float = 0.2  # a question about targets or plans: passages of a plan section, likewise
+    results_boost: float = 0.2  # a question about what was done: passages of a section of results, likewise
     diversify: bool = True
     report_floor: float = 0.5  # of the top score, that a report's best needs to be brought forward
     # questions across cities also take each report's best chunk as a candidate (one grouped
@@ -177,13 +178,17 @@ class Searcher:
     def _boost(self, ranked, analysis: QueryAnalysis) -> list[tuple[str, float, list[str]]]:
         out = []
         plans = self.config.plan_boost and analysis.asks_plans
-        documents = self.view.documents() if plans else {}
+        results = self.config.results_boost and analysis.asks_results
+        documents = self.view.documents() if plans or results else {}
         for cid, score in ranked:
             chunk = self.view.chunk(cid)
             boosts, factor = [], 1.0
             if plans and not tells_results(chunk, documents.get(chunk.doc_id)):
                 factor *= 1 + self.config.plan_boost
                 boosts.append("plan")
+            elif results and tells_results(chunk, documents.get(chunk.doc_id)):
+                factor *= 1 + self.config.results_boost
+                boosts.append("results")
             if analysis.cities and chunk.city in analysis.cities:
                 factor *= 1 + self.config.city_boost
                 boosts.append(f"city:{chunk.city}")
