@@ -28,7 +28,8 @@ _QUESTION_NOISE = re.compile(
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     r"|比上年|较上年|同比|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
-_BUREAU = re.compile(r"(?:生态)?环境(?:保护)?局$")
+_BUREAU_NAME = r"(?:生态)?环境(?:保护)?局"  # the report's author: see _domain_phrases
+_BUREAU = re.compile(rf"{_BUREAU_NAME}$")
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
 _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量", "水平", "目标", "指数", "金额", "数", "量", "情况", "同比"})
 # something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
@@ -280,7 +281,7 @@ def _core(analysis) -> list[tuple[str, ...]]:
     text = analysis.simplified
     for city in analysis.cities:
         text = text.replace(city, " ")
-    text = normalize_text(re.sub(r"(?:19|20)\d\d\s*年?|市?(?:生态)?环境(?:保护)?局", " ", text))  # the bureau: see _domain_phrases
+    text = normalize_text(re.sub(rf"(?:19|20)\d\d\s*年?|市?{_BUREAU_NAME}", " ", text))
     synonyms = []
     for group in groups:
         words = sorted((w for w in group if not w.isascii() and w in text), key=len, reverse=True)

@@ -94,15 +94,12 @@ class QueryAnalysis:
     asks_results: bool = False  # about what was done (`asks_results`)
 
 
-def _stem(phrase: str) -> str:
-    return phrase[:-1] if phrase.endswith("y") else phrase
-
-
-def _plural_pattern(phrase: str) -> str:
-    """The phrase and its plural: pilots, businesses, capacities."""
+def _singular_or_plural(phrase: str) -> tuple[str, str]:
+    """What both forms of a phrase contain, and a pattern for either: pilot(s), business(es),
+    capacit(y|ies)."""
     if phrase.endswith("y") and phrase[-2:-1] not in tuple("aeiou"):
-        return re.escape(phrase[:-1]) + "(?:y|ies)"
-    return re.escape(phrase) + "(?:e?s)?"
+        return phrase[:-1], re.escape(phrase[:-1]) + "(?:y|ies)"
+    return phrase, re.escape(phrase) + "(?:e?s)?"
 
 
 def said(word: str, normal_text: str) -> bool:
@@ -177,14 +174,14 @@ class QueryAnalyzer:
                 entries.append((phrase.strip(), terms.strip()))
         entries += [(alias, city) for city, aliases in CITY_NAMES.items() for alias in aliases]
         # Longest phrases first, so "hazardous waste" wins over "waste"; a plural is the phrase too.
-        return sorted(((_stem(phrase), re.compile(r"(?<![a-z])" + _plural_pattern(phrase) + r"(?![a-z])"), zh)
-                       for phrase, zh in entries),
+        forms = [(*_singular_or_plural(phrase), zh) for phrase, zh in entries]
+        return sorted(((common, re.compile(r"(?<![a-z])" + pattern + r"(?![a-z])"), zh) for common, pattern, zh in forms),
                       key=lambda e: -len(e[1].pattern))
 
     def glossary_terms(self, text: str) -> list[str]:
         lowered, terms = text.lower(), []
         for phrase, pattern, zh in self._glossary:
-            # the plain substring test first (of the phrase less a final y): a thousand phrases, few in any question
+            # the plain substring test first (what both forms contain): a thousand phrases, few in any question
             if phrase in lowered and pattern.search(lowered):
                 terms.append(zh)
                 lowered = pattern.sub(" ", lowered)
