@@ -14,6 +14,7 @@ each question is really searched; a repeated question (the cache) is measured ap
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import resource
@@ -322,6 +323,9 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
     n_queries = min(100, len(questions))
     out = {"sentences": len(sentence_tokens), "points": {}}
 
+    def search_one(index, query):
+        return index.search(query[None, :], 10)
+
     def bm25_topk(index, tokens):
         scores = index.scores(tokens)
         k = min(10, len(scores))
@@ -338,7 +342,7 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
         m = bm25.matrix  # term counts; weights are computed per query, as the backend does
         point["bm25_matrix_mb"] = round((m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / 2**20, 1)
         point["bm25_rss_delta_mb"] = round(rss_mb() - before, 1)
-        point["bm25_ms"] = percentiles(time_queries(lambda t: bm25_topk(bm25, t), query_tokens))
+        point["bm25_ms"] = percentiles(time_queries(functools.partial(bm25_topk, bm25), query_tokens))
         if n <= 10_000:  # rank-bm25 is a Python loop per document: compared where it finishes
             docs = _documents_from_counts(counts, vocabulary)
             oracle = BM25Okapi(docs)
@@ -355,15 +359,15 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
         point["vectors_mb"] = round(vectors.nbytes / 2**20, 1)
         exact = build_faiss_index(vectors, DenseConfig(kind="flat"))
         _, truth = exact.search(queries, 10)
-        point["dense_exact_ms"] = percentiles(time_queries(lambda q: exact.search(q[None, :], 10), queries, repeat=2))
+        search = lambda index: percentiles(time_queries(functools.partial(search_one, index), queries, repeat=2))
+        point["dense_exact_ms"] = search(exact)
         del exact
-        search = lambda index: percentiles(time_queries(lambda q: index.search(q[None, :], 10), queries, repeat=2))
         if n <= 100_000:  # beyond, HNSW took 321 s to build here and needed a far larger efSearch
             started = time.perf_counter()
             index = build_faiss_index(vectors, DenseConfig(kind="hnsw", hnsw_m=16, hnsw_ef_construction=64))
             point["dense_hnsw_build_s"] = round(time.perf_counter() - started, 1)
             point.update(_sweep("hnsw", index, "efSearch", (16, 32, 64, 128), queries, truth, search,
-                                lambda value: setattr(index.hnsw, "efSearch", value)))
+                                functools.partial(setattr, index.hnsw, "efSearch")))
             del index
         lists = min(4096, max(64, int(4 * np.sqrt(n))))
         point["ivf_lists"] = lists
@@ -372,7 +376,7 @@ def measure_scale(engine: Engine, questions: list[str], sizes: list[int], rng: n
             index = build_faiss_index(vectors, DenseConfig(kind=kind, ivf_lists=lists))
             point[f"dense_{kind}_build_s"] = round(time.perf_counter() - started, 1)
             point.update(_sweep(kind, index, "nprobe", (8, 16, 32, 64, 128, 192), queries, truth, search,
-                                lambda value: setattr(index, "nprobe", value)))
+                                functools.partial(setattr, index, "nprobe")))
             del index
         del vectors
         out["points"][str(n)] = point
