@@ -3,6 +3,7 @@ question asks for, only achievements counted as achievements, a citation in ever
 and refusals that say why."""
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -173,6 +174,30 @@ def test_a_word_of_a_synonym_group_is_matched_by_any_word_of_it(fake_engine):
     core = _core(fake_engine.analyzer.analyze("绍兴危险废物的焚烧占比"))
     assert ("危废", "危险废物") in core
     assert _share(core, "危废焚烧占比") >= 0.5 and _share(core, "污泥焚烧") < 0.5
+
+
+def test_a_common_word_is_not_half_of_what_a_which_city_question_asks(fake_engine):
+    # 项目 is in hundreds of sentences, 挥发性有机物 in a few: Ganzhou's 163 key projects
+    # name no VOC treatment
+    a = fake_engine.ask("Which cities have actually finished VOC (volatile organic compound) treatment projects?")
+    assert a.kind == "cities" and set(a.cities) == {"嘉兴", "厦门"}
+
+
+def test_each_unit_weighs_by_how_few_sentences_in_scope_hold_it():
+    from retrieval.answers.typed import _share, _specificity
+
+    facts = [SimpleNamespace(text=t) for t in ("完成重点项目163个", "审批建设项目1624个", "完成挥发性有机物治理项目50个")]
+    core = [("项目",), ("挥发性有机物",), ("产业集群",)]
+    common, rare, unseen = _specificity(core, facts)
+    assert common < rare and unseen == pytest.approx((common + rare) / 2)  # unseen: no telling, so average
+    assert _share(core, "重点项目163个") == pytest.approx(1 / 3)  # each unit once, unweighted
+    assert _share(core, "重点项目163个", (common, rare, unseen)) < 1 / 3
+
+
+def test_which_cities_saw_a_fall_is_a_question_about_changes(fake_engine):
+    intent = read_intent(fake_engine.analyzer.analyze(
+        "In which cities did environmental complaints go down compared with the year before?"), fake_engine.vocabulary)
+    assert (intent.kind, intent.measure, intent.direction) == ("cities", "change", "down")
 
 
 @pytest.fixture

@@ -97,6 +97,16 @@ def test_a_glossary_phrase_is_found_in_the_plural_too(analyzer):
     assert "处置能力 处理能力" in analyzer.analyze("handling capacities of Jiaxing").glossary
 
 
+def test_a_hyphenated_phrase_is_the_phrase(analyzer):
+    assert "告知承诺制" in analyzer.analyze("a notification-and-commitment procedure").glossary
+
+
+def test_a_longer_glossary_phrase_around_an_indicator_name_is_read_too(analyzer):
+    # "outfalls" names the indicator; "sea outfalls" says which: 入海排口
+    glossary = " ".join(analyzer.analyze("Which cities regulated their sea outfalls?").glossary)
+    assert "入河排污口" in glossary and "入海排口" in glossary
+
+
 def test_english_questions_also_reach_bm25_through_the_indicator_vocabulary(analyzer):
     analysis = analyzer.analyze("What was the fine particulate concentration in Wenzhou?")
     assert "细颗粒物" in " ".join(analysis.glossary) and "pm2.5" in analysis.tokens

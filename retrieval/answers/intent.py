@@ -41,9 +41,11 @@ _CHANGE = re.compile(r"提高了?多少|提升了?多少|下降了?多少|降低
                      rf"|{_AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|by what (?:percentage|percent|proportion|margin)|percentage points?"
                      r"|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change|grow|decline|shrink)"
-                     r"|year[- ]on[- ]year|compared with (?:the )?(?:previous|last|prior) year|change in|rise in|drop in"
+                     r"|year[- ]on[- ]year|compared (?:with|to) (?:the )?(?:previous|last|prior|preceding) year"
+                     r"|(?:than|with|to|from|over) (?:the|a) year (?:before|earlier)|change in|rise in|drop in"
                      r"|increase in|decrease in|improvement in", re.I)
-_COMPARED = re.compile(rf"{_AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)", re.I)
+_COMPARED = re.compile(rf"{_AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)"
+                       r"|(?:with|to) (?:the )?(?:previous|last|prior|preceding) year|(?:the|a) year (?:before|earlier)", re.I)
 _RANK = re.compile(r"排名|第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
 _AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|(?<!不)超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
@@ -285,8 +287,8 @@ def contradicts(intent: "Intent", indicator_text: str) -> bool:
 _ALL = re.compile(r"全部|全都|均(?:为|达到?)|都(?:达到|是|为)|\ball (?:of )?(?:the |their |its )?|\bevery\b|\bfully\b", re.I)
 
 
-_UP = re.compile(r"提高|提升|上升|增长|增加|改善|好转|increase|rise|rose|grow|grew|improv|higher", re.I)
-_DOWN = re.compile(r"下降|降低|减少|削减|回落|decline|decrease|drop|fall|fell|reduc|lower", re.I)
+_UP = re.compile(r"提高|提升|上升|增长|增加|改善|好转|increase|rise|rose|grow|grew|improv|higher|(?:go|goes|gone|went) up", re.I)
+_DOWN = re.compile(r"下降|降低|减少|削减|回落|decline|decrease|drop|fall|fell|reduc|lower|(?:go|goes|gone|went|come|came) down", re.I)
 
 
 def direction_of(text: str) -> str | None:

@@ -4,6 +4,7 @@ honest "not found" with its reason. The library returns data; the service words 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
@@ -145,11 +146,11 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
-    if by_sentences and matching:
-        fits = _relevance(matching, intent, core, relevance)
-        from_facts = [f for f in matching if f.kind == "achieved" and fits[id(f)].words >= 0.5]
-    else:
-        from_facts = []
+    # and each word of the question weighed by how few of the sentences in scope hold it, so a
+    # common word (项目, 环境) is not half of what a question asks
+    weights = _specificity(core, facts) if by_sentences else ()
+    from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
+        if by_sentences else []
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
         return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching and scope:
@@ -159,7 +160,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         if answer.found and not (_covers_question(answer, analysis, core) and _states_unit_asked(answer, intent)):
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
-            return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, view,
+            return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, weights, view,
                                           negated=bool(_ASKS_ABSENCE.search(analysis.simplified)))
         if answer and answer.found:
             return done("passage", passage=answer, evidence=answer.evidence)
@@ -321,12 +322,25 @@ def _bigrams(text: str) -> set[str]:
     return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
 
 
-def _share(core: list[tuple[str, ...]], text: str) -> float:
-    """The share of the question's units the text holds."""
+def _share(core: list[tuple[str, ...]], text: str, weights: Sequence[float] = ()) -> float:
+    """The share of the question's units the text holds, each unit counted once or by its weight."""
     if not core:
         return 0.0
     text = normalize_text(text)
-    return sum(any(a in text for a in unit) for unit in core) / len(core)
+    weights = weights or [1.0] * len(core)
+    return sum(w for unit, w in zip(core, weights) if any(a in text for a in unit)) / sum(weights)
+
+
+def _specificity(core: list[tuple[str, ...]], facts: Sequence[Fact]) -> tuple[float, ...]:
+    """Each unit's idf over the distinct sentences of the facts in scope: 项目 is in hundreds
+    of them, 挥发性有机物 in a few. A unit none of them holds (产业集群 where the reports say
+    工业集聚区) tells nothing of how specific it is, and weighs as the others do on average."""
+    sentences = [normalize_text(t) for t in dict.fromkeys(f.text for f in facts)]
+    held = [sum(any(a in t for a in unit) for t in sentences) for unit in core]
+    idf = [math.log(1 + len(sentences) / (1 + n)) for n in held]
+    seen = [w for w, n in zip(idf, held) if n]
+    average = sum(seen) / len(seen) if seen else 1.0
+    return tuple(w if n else average for w, n in zip(idf, held))
 
 
 def _measured(facts: list[Fact], intent: Intent) -> list[Fact]:
@@ -455,7 +469,7 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
 
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
-                           cities, named, core: list[tuple[str, ...]], view: SearchView,
+                           cities, named, core: list[tuple[str, ...]], weights: Sequence[float], view: SearchView,
                            negated: bool = False) -> TypedAnswer:
     """Which cities did something with no figure to test: the cities of achieved facts whose
     words fit the question, and of quoted sentences that hold most of what it asks and lie
@@ -463,7 +477,7 @@ def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: 
     did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling it."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
               and tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _share(core, e.chunk.context()) >= 0.5 and (not negated or _SAYS_ABSENCE.search(e.text))]
+              and _share(core, e.chunk.context(), weights) >= 0.5 and (not negated or _SAYS_ABSENCE.search(e.text))]
     facts = [f for f in facts if (not cities or f.city in cities) and (not negated or _SAYS_ABSENCE.search(f.text))]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:

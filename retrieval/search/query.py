@@ -102,6 +102,12 @@ def _singular_or_plural(phrase: str) -> tuple[str, str]:
     return phrase, re.escape(phrase) + "(?:e?s)?"
 
 
+def _unhyphenated(text: str) -> str:
+    """Words joined by a hyphen read as two (notification-and-commitment), keeping every offset;
+    a hyphen after a digit (NH3-N) stays."""
+    return re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+
+
 def said(word: str, normal_text: str) -> bool:
     """Whether a text in normal form holds the word: an English word whole (cod, not the cod
     of code), a Chinese one anywhere."""
@@ -139,9 +145,12 @@ class QueryAnalyzer:
         if self.vocabulary_path is None:
             return [], text
         terms = []
+        phrases = self._glossary_spans(text)
         for m in default_vocabulary(self.vocabulary_path).mentioned(text):
             terms.append(" ".join(m.indicator.zh))
-            text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
+            # a longer glossary phrase around the name says more of it ("sea outfalls": 入海排口)
+            if not any(s <= m.start and m.end <= e and e - s > m.end - m.start for s, e in phrases):
+                text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
         return terms, text
 
     @cached_property
@@ -174,12 +183,17 @@ class QueryAnalyzer:
                 entries.append((phrase.strip(), terms.strip()))
         entries += [(alias, city) for city, aliases in CITY_NAMES.items() for alias in aliases]
         # Longest phrases first, so "hazardous waste" wins over "waste"; a plural is the phrase too.
-        forms = [(*_singular_or_plural(phrase), zh) for phrase, zh in entries]
+        forms = [(*_singular_or_plural(_unhyphenated(phrase.lower())), zh) for phrase, zh in entries]
         return sorted(((common, re.compile(r"(?<![a-z])" + pattern + r"(?![a-z])"), zh) for common, pattern, zh in forms),
                       key=lambda e: -len(e[1].pattern))
 
+    def _glossary_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where glossary phrases occur in a lower-case text (hyphens kept: a hyphen and a space are one character)."""
+        lowered = _unhyphenated(text)
+        return [m.span() for phrase, pattern, _ in self._glossary if phrase in lowered for m in pattern.finditer(lowered)]
+
     def glossary_terms(self, text: str) -> list[str]:
-        lowered, terms = text.lower(), []
+        lowered, terms = _unhyphenated(text.lower()), []
         for phrase, pattern, zh in self._glossary:
             # the plain substring test first (what both forms contain): a thousand phrases, few in any question
             if phrase in lowered and pattern.search(lowered):
