@@ -99,6 +99,9 @@ def test_question_kinds():
     assert intent("嘉兴湿地修复面积有多大").unit == "area" and intent("各市整治的工业企业数量").unit == "count"
     assert intent("How many tonnes of coal did Jiaxing cut?").unit == "吨"
     assert intent("What new approaches did Xiamen take to noise?").kind == "passage"
+    assert intent("厦门推出了什么和企业环境信用挂钩的贷款产品?").kind == "passage"  # asks what thing, names no measure
+    assert intent("What carbon-emission standards mechanism did Wenzhou introduce?").kind == "passage"
+    assert intent("嘉兴的空气优良率是什么").kind == "value"  # what a measured thing is asks its figure
     assert intent("温州罚款总额是多少").unit == "money"
     assert intent("How many people did Shaoxing train in 2023?").unit == "人"
     assert unit_fits(intent("审批时限压缩了多少个工作日").unit, "个工作日") and intent("环评审批要多长时间").unit == "duration"

@@ -31,9 +31,10 @@ _QUANTITY = re.compile(
 _DESCRIPTIVE = re.compile(
     r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
     r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b"
-    r"|what (?:\w+ ){0,2}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
+    r"|what (?:[\w-]+ ){0,3}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
     r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b"
     r"|\bwhy\b|describe|explain|in what way", re.I)
+_WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一种|哪一类")
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
 _AGAINST_LAST_YEAR = r"同比|较上年|比上年|较去年|比去年"
@@ -106,7 +107,9 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     unit = _unit_asked(text)
     asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators) or unit is not None  # 大排查 轮数
     # 几项首创经验 counts experiences and "what percentage of steps" asks a share: neither asks to describe
-    asks_how = bool(_DESCRIPTIVE.search(text)) and unit is None
+    # and 推出了什么贷款产品 asks what thing, not how many, when it names nothing measured
+    asks_what_thing = bool(_WHAT_THING.search(text)) and not _QUANTITY.search(text)
+    asks_how = (bool(_DESCRIPTIVE.search(text)) or asks_what_thing) and unit is None
     if _CITIES.search(text):
         kind = "cities"
     elif _TABLE.search(text) or len(analysis.cities) > 1:
