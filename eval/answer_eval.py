@@ -23,16 +23,15 @@ from retrieval.facts.numbers import base_quantity, mentions
 
 # dev: written by a helper, studied while building; seen, seen2, seen3, heldout, heldout2, heldout3,
 # heldout4, heldout5, heldout6, heldout7: helpers' held-out sets, each measured unseen, then studied;
-# heldout8: a seventh helper's, measured once, then studied; heldout9 and heldout10: written by
-# helpers who saw neither code nor output (refusals included), each measured once, and no answer
-# rule changed after; unanswerable: refusals.
+# heldout8, heldout9, heldout10, heldout11: written by helpers who saw neither code nor output
+# (refusals included), each measured once, then studied; unanswerable: refusals.
 SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "seen2": "eval/answers/seen2.jsonl",
         "seen3": "eval/answers/seen3.jsonl", "heldout": "eval/answers/heldout.jsonl",
         "heldout2": "eval/answers/heldout2.jsonl", "heldout3": "eval/answers/heldout3.jsonl",
         "heldout4": "eval/answers/heldout4.jsonl", "heldout5": "eval/answers/heldout5.jsonl",
         "heldout6": "eval/answers/heldout6.jsonl", "heldout7": "eval/answers/heldout7.jsonl",
         "heldout8": "eval/answers/heldout8.jsonl", "heldout9": "eval/answers/heldout9.jsonl",
-        "heldout10": "eval/answers/heldout10.jsonl",
+        "heldout10": "eval/answers/heldout10.jsonl", "heldout11": "eval/answers/heldout11.jsonl",
         "unanswerable": "eval/answers/unanswerable.jsonl"}
 METHODS = ("typed", "sentence-picking")
 
@@ -87,7 +86,8 @@ def from_typed(a: TypedAnswer) -> Predicted:
     if a.kind == "not_found":
         return Predicted("not_found", reason=a.not_found.reason if a.not_found else None)
     facts = [r.fact for r in a.rows if r.fact] if a.kind == "table" else list(a.facts)
-    cells = [Cell(f.city, f.year, f.kind, f.number, f.unit) for f in facts]
+    # a rank (全国第3) counts places, as the gold writes it: 3名
+    cells = [Cell(f.city, f.year, f.kind, f.number, f.unit or ("名" if f.measure == "rank" else "")) for f in facts]
     return Predicted(a.kind, cells, set(a.cities), None, quoted)
 
 

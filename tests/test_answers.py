@@ -102,6 +102,9 @@ def test_question_kinds():
     assert intent("厦门推出了什么和企业环境信用挂钩的贷款产品?").kind == "passage"  # asks what thing, names no measure
     assert intent("What carbon-emission standards mechanism did Wenzhou introduce?").kind == "passage"
     assert intent("嘉兴的空气优良率是什么").kind == "value"  # what a measured thing is asks its figure
+    assert intent("温州环境信访量比前一年少了多少?").measure == "change"
+    assert (intent("溫州連續第幾年被評為優秀單位?").measure, intent("温州连续几年获评优秀").unit) == ("level", "年")
+    assert intent("What was Ganzhou's PM2.5 in county-level cities (not the central urban area)?").scope == "县级及以上城市"
     assert intent("温州罚款总额是多少").unit == "money"
     assert intent("How many people did Shaoxing train in 2023?").unit == "人"
     assert unit_fits(intent("审批时限压缩了多少个工作日").unit, "个工作日") and intent("环评审批要多长时间").unit == "duration"

@@ -111,6 +111,9 @@ def test_xiamen_four_hundred_percents(seed_documents):
     assert points.indicator_text.endswith("优良水质点位比") and points.indicator == "nearshore_good_water_share"
     (excellent,) = find(facts, "70.8%")
     assert excellent.indicator_text == "空气质量优级率"  # after 空气质量优良率99.5%
+    # a rank that names nothing is the rank of the figure before it
+    (rank,) = [f for f in find(facts, "全国排名第3") if f.measure == "rank"]
+    assert (rank.indicator, rank.number) == ("air_quality_index", 3)
 
 
 def test_a_short_label_takes_a_head_only_for_a_name_the_vocabulary_knows():
@@ -121,6 +124,16 @@ def test_a_short_label_takes_a_head_only_for_a_name_the_vocabulary_knows():
     assert [(f.value, f.indicator_text) for f in facts] == [("66.3%", "森林覆盖率"), ("45.2%", "绿化率"),
                                                             ("12.5%", "投诉总量")]  # not 森林绿化率; no 持续大幅下降
 
+
+
+def test_years_running_are_a_duration_of_what_ran():
+    from retrieval.documents.reading import document_from_bytes
+
+    assert said("连续第四年被评为优秀单位") == [("四年", 4.0, "年", "=", "level")]
+    assert said("全省第四，第3年") == []  # a rank and an ordinal year are no durations
+    text = "# 2023年工作总结\n\n我局连续第四年被评为美丽浙江建设优秀单位。\n"
+    facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
+    assert [(f.number, f.unit, f.indicator_text) for f in facts] == [(4.0, "年", "被评为美丽浙江建设优秀单位")]
 
 
 def test_after_a_bare_verb_the_figure_names_what_follows_it():

@@ -37,22 +37,22 @@ _DESCRIPTIVE = re.compile(
 _WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一种|哪一类")
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
-_AGAINST_LAST_YEAR = r"同比|较上年|比上年|较去年|比去年"
+AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|前|上一|前一)年|相比(?:上|去|前|上一|前一)年"
 _CHANGE = re.compile(r"提高了?多少|提升了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
-                     rf"|{_AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
+                     rf"|{AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|by what (?:percentage|percent|proportion|margin)|percentage points?"
                      r"|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change|grow|decline|shrink)"
                      r"|year[- ]on[- ]year|compared (?:with|to) (?:the )?(?:previous|last|prior|preceding) year"
                      r"|(?:than|with|to|from|over) (?:the|a) year (?:before|earlier)|change in|rise in|drop in"
                      r"|increase in|decrease in|improvement in", re.I)
-_COMPARED = re.compile(rf"{_AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)"
+_COMPARED = re.compile(rf"{AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)"
                        r"|(?:with|to) (?:the )?(?:previous|last|prior|preceding) year|(?:the|a) year (?:before|earlier)", re.I)
-_RANK = re.compile(r"排名|第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
+_RANK = re.compile(r"排名|(?<!连续)第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
 _AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|(?<!不)超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
 _AT_MOST = re.compile(r"以下|以内|不超过|不高于|(?<!不)低于|at most|or (?:less|lower|below|under)|below|under|less than|lower than|no more|no higher", re.I)
 _SCOPE_EN = {"urban area": "市区", "city centre": "市中心城区", "city center": "市中心城区", "central urban": "市中心城区",
-             "downtown": "市中心城区", "county-level": "县级及以上城市", "county level": "县级及以上城市", "whole city": "全市",
+             "downtown": "市中心城区", "central urban area": "市中心城区", "county-level": "县级及以上城市", "county level": "县级及以上城市", "whole city": "全市",
              "citywide": "全市", "city-wide": "全市"}
 
 
@@ -153,7 +153,7 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
 
 
 _ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|小时|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
-                      r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
+                      r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)|连续第?(?:多少|几)(年)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio|fraction)|\bpercentage\b|\bpercent\b"
                          r"|\b(?:share|proportion|rate|ratio|fraction) of\b", re.I)
@@ -168,8 +168,8 @@ _EN_UNIT = re.compile(r"\b(?:in|how many) (decibels?|db|tons?|tonnes?|yuan|rmb|m
                       r"|\bhow (long)(?= (?:is|was|are|were) (?:\w+ ){0,5}?(?:network|pipes?|pipelines?|coastline|shoreline|greenways?"
                       r"|roads?|rivers?|embankments?|channels?|stretch)\b)|\bhow (long a stretch)\b", re.I)
 _EN_COUNTED_UNITS = {"rounds": "轮", "times": "次", "batches": "批", "months": "个月", "people": "人", "persons": "人",
-                     "individuals": "人", "vehicles": "辆", "working days": "个工作日"}
-_EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months|people|persons|individuals|vehicles|working days)\b",
+                     "individuals": "人", "vehicles": "辆", "working days": "个工作日", "years": "年"}
+_EN_COUNTED = re.compile(r"\bhow many (?:\w+ )?(rounds|times|batches|months|people|persons|individuals|vehicles|working days|years)\b",
                          re.I)
 _MONEY = re.compile(r"多少钱|多少资金|金额|总额|罚(?:没)?款(?:是|为|有|共|一共)?多少|how much money|how much (?:funding|investment|in fines|was invested)|"
                     r"\bin (?:yuan|rmb)\b|how many yuan", re.I)
@@ -196,7 +196,7 @@ def _unit_asked(text: str) -> str | None:
     a year or a day), "count" for how many or a 数量."""
     m = _ZH_UNIT.search(text)
     if m:
-        return m.group(1) or m.group(2) or m.group(3)
+        return next(g for g in m.groups() if g)
     m = _EN_COUNTED.search(text)
     if m:
         return _EN_COUNTED_UNITS[m.group(1).lower()]
@@ -360,9 +360,17 @@ def _condition(text: str) -> Condition | None:
     return Condition(comparator, float(m.group(1)), unit)
 
 
+_NEGATED = re.compile(r"(?:不是|而非|并非|不含|不包括|除了?|\bnot|\bexcluding|\bexcept|\brather than|\binstead of|\bother than)"
+                      r"\W*(?:\w+\W+){0,1}?\W*$", re.I)
+
+
 def _scope(text: str) -> str | None:
-    for scope in SCOPES:
-        if scope in text:
-            return scope
+    """The scope the question asks about; one it sets aside ("not the central urban area",
+    不是市区) is none."""
     lowered = text.lower()
-    return next((zh for en, zh in _SCOPE_EN.items() if en in lowered), None)
+    said = [(m.start(), m.end(), scope) for scope in SCOPES for m in re.finditer(re.escape(scope), text)]
+    said += [(m.start(), m.end(), zh) for en, zh in _SCOPE_EN.items() for m in re.finditer(re.escape(en), lowered)]
+    whole = [s for s in said if not any(o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0] for o in said)]
+    kept = [s for s in whole if not _NEGATED.search(lowered[max(0, s[0] - 24):s[0]])]
+    order = {scope: n for n, scope in enumerate((*SCOPES, *_SCOPE_EN.values()))}
+    return min(kept, key=lambda s: order[s[2]])[2] if kept else None

@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 10  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 11  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -133,13 +133,13 @@ def _year_of(sentence: str, at: int, default: int | None, years: tuple[int, ...]
     return best
 
 
-def _counted_noun(sentence: str, end: int, limit: int) -> str:
+def _counted_noun(sentence: str, end: int, limit: int, longest: int = 12) -> str:
     """What a count counts when it comes first: 163个重点项目 -> 重点项目."""
     rest = re.sub(r"^(?:以上|以下|左右|余|多)", "", sentence[end:limit])
     if rest.startswith("的"):
         rest = rest[1:]
     stop = _COUNTED_STOP.search(rest)
-    return rest[: stop.start() if stop else len(rest)][:12]
+    return rest[: stop.start() if stop else len(rest)][:longest]
 
 
 def _list_items(lead: str) -> list[str]:
@@ -230,6 +230,9 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             counted = ""
             if m.unit[:1] in _COUNTER_UNITS:
                 counted = _counted_noun(sentence, m.end, clause.end)
+            elif m.unit == "年" and re.search(r"连续第?$", sentence[: m.start]):
+                # 连续第四年被评为美丽浙江建设优秀单位: what ran four years, its end kept whole below
+                counted = _counted_noun(sentence, m.end, clause.end, longest=40)
             elif len(lead) <= 2 and not tail and vocabulary.canonical(lead, m.unit, m.measure) is None \
                     and _CJK_NEXT.match(sentence, m.end):
                 # 落实230平方公里全海域海上保洁管理: a bare verb before, the thing measured after (not
@@ -298,6 +301,7 @@ def _sibling_of(facts: list[Fact], m: Mention, raw_lead: str, indicator_text: st
 
 
 _CJK_NEXT = re.compile(r"[\u4e00-\u9fff]{2}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _NOT_NAMING = re.compile(r"同比|较上年|比上年|用于|来自|占")
 _COUNTER_UNITS = set("个件项条座所批次场张类大支处名位艘辆台套宗起份篇家户轮")
 _CHANGE_CUE = re.compile(r"(?:同比|较上年|比上年|较去年|比去年|较|比|与.{1,8}相比).*$")
@@ -322,14 +326,16 @@ def _rank_facts(doc, section, span, sentence, clauses, figures, vocabulary, sect
                   and f.value_span.start >= span.start + clause.start]
         lead = _clean(re.sub(r"(?:位居|位列|排名|居|列|排)\s*$", "", sentence[clause.start : r.start]))
         lead = re.sub(r"(?:全省|全国)$", "", lead)[-config.max_indicator_chars :]
-        if before:
-            lead = before[-1].indicator_text
+        earlier = [f for f in figures if f.value_span.end <= span.start + r.start]
+        # 综合指数2.34、同比改善10.3%,在全国排名第3: a rank that names nothing is the figure's before it
+        ranked = before[-1] if before else earlier[-1] if earlier and len(_CJK.findall(lead)) < 2 else None
+        lead = ranked.indicator_text if ranked else lead
         digits = re.search(r"\d+|[一二三四五六七八九十]+", r.text)
         number = parse_number(digits.group(0)) if digits else None
         out.append(Fact(
             doc_id=doc.doc_id, path=doc.path, city=doc.city,
             year=_year_of(sentence, r.start, section.year, doc.years),
-            indicator=vocabulary.canonical(lead, "", "rank"), indicator_text=lead, value=r.text, number=number,
+            indicator=ranked.indicator if ranked else vocabulary.canonical(lead, "", "rank"), indicator_text=lead, value=r.text, number=number,
             number_max=None, unit="", comparator="=", kind="target" if section_is_plan else "achieved",
             measure="rank", scope="", rank=r.text, change=None, sentence=span,
             value_span=Span(span.start + r.start, span.start + r.end), text=sentence,

@@ -119,8 +119,8 @@ def _is_date_or_name(sentence: str, m: re.Match) -> bool:
         return True  # PM2.5, PM10, O3, CO2, GB3095
     if not unit and (after[:1] in ("月", "日", "号", "时", "·", "+") or re.match(r"\.(?!\d)", after)):
         return True  # dates, 3+X, a list ordinal 1.
-    if unit == "年" and not re.search(r"(?:提前|连续|近|超过)$", before):
-        return True  # 一年来, 3年行动: only 连续三年, 提前2年 are durations
+    if unit == "年" and not re.search(r"(?:提前|连续第?|近|超过)$", before):
+        return True  # 一年来, 3年行动: only 连续三年, 连续第四年, 提前2年 are durations
     if before.endswith(("“", "「", "《")) and sentence[m.end() : m.end() + 1] in ("”", "」", "》"):
         return True  # a name in quotes: “12345”
     if before.endswith(("(", "（")) and sentence[m.end() : m.end() + 1] in (")", "）"):
@@ -134,11 +134,12 @@ def _chinese_ok(sentence: str, m: re.Match) -> bool:
     raw, unit = m.group("n"), (m.group("u1") or "").lstrip("余多")
     if re.search(r"\d", raw) or m.group("percent"):
         return True  # digits, or 百分之九十五
-    if not unit or unit[0] not in _COUNTERS and not (unit == "年" and re.search(r"(?:连续|提前)$", sentence[: m.start()])):
+    consecutive_years = unit == "年" and re.search(r"(?:连续第?|提前)$", sentence[: m.start()])
+    if not unit or unit[0] not in _COUNTERS and not consecutive_years:
         return False
     if unit == "类" and sentence[m.end() : m.end() + 1] in ("水", "及", "以"):
         return False  # 三类水质: a water class
-    if sentence[m.start() - 1 : m.start()] in _NOT_A_COUNT_BEFORE:
+    if sentence[m.start() - 1 : m.start()] in _NOT_A_COUNT_BEFORE and not consecutive_years:
         return False
     if re.match(r"\s*[\d“\"一二三四五六七八九十两]", sentence[m.end() : m.end() + 2]):
         return False  # labels and names: 四个100%, 五位一体
@@ -157,8 +158,8 @@ def mentions(sentence: str) -> list[Mention]:
         before = sentence[: m.start()]
         if (m.group("u1") or "").lstrip("余多")[:1] in _COUNTERS and re.match(r"\d", sentence[m.end() : m.end() + 1]):
             continue  # the 7个 of a “7个100%” label
-        if re.search(r"第\s*$", before):
-            continue  # a rank: found by ranks()
+        if re.search(r"(?<!连续)第\s*$", before):
+            continue  # a rank: found by ranks(); 连续第四年 is four years running
         number = parse_number(m.group("n"))
         if number is None:
             continue
