@@ -200,6 +200,25 @@ def test_each_unit_weighs_by_how_few_sentences_in_scope_hold_it():
     assert _share(core, "重点项目163个", (common, rare, unseen)) < 1 / 3
 
 
+def test_a_sentence_is_read_under_its_heading_and_common_words_weigh_little(fake_engine):
+    from retrieval.answers.typed import _relevance
+
+    def fact(text, heading):
+        return SimpleNamespace(indicator="fines", indicator_text="罚款", value="", text=text, heading_path=(heading,))
+
+    total = fact("查办环境违法案件1436件、罚款1.33亿元。", "三是执法力度提升")
+    occasion = fact("责令企业整改113家,罚款791.5万元。", "二是顺利完成省级生态环保督察")
+    intent = SimpleNamespace(indicators=())
+    core = [("省级",), ("督察",), ("罚款",)]
+    fits = _relevance([total, occasion], intent, core, None)
+    assert fits[id(occasion)].context > fits[id(total)].context  # the heading names the occasion asked
+    weighed = _relevance([total, occasion], intent, [("罚款",), ("生态",)], None, weights=(1.0, 0.1))
+    assert weighed[id(total)].context == pytest.approx(1.0 / 1.1)  # lacking the common 生态 costs little
+    # the year's total and the inspection's fines, each found by a question that names it
+    assert [f.value for f in fake_engine.ask("嘉兴2019年罚款多少").facts][:1] == ["1.33亿元"]
+    assert [f.value for f in fake_engine.ask("嘉兴接受省级生态环保督察期间罚款多少?").facts][:1] == ["791.5万元"]
+
+
 def test_which_cities_saw_a_fall_is_a_question_about_changes(fake_engine):
     intent = read_intent(fake_engine.analyzer.analyze(
         "In which cities did environmental complaints go down compared with the year before?"), fake_engine.vocabulary)

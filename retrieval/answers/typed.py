@@ -171,7 +171,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
         return refused("no_indicator", cities=scope, indicator=named, related=related, asked_years=intent.years)
 
-    fits = _relevance(matching, intent, core, relevance)
+    fits = _relevance(matching, intent, core, relevance, _specificity(core, facts))
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
     if intent.kind in ("cities", "table"):
         matching = _one_indicator(matching, fits, preference)
@@ -357,9 +357,10 @@ class _Fit:
 
 
 def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
-               relevance: Relevance | None) -> dict[int, _Fit]:
+               relevance: Relevance | None, weights: Sequence[float] = ()) -> dict[int, _Fit]:
     """How well each fact fits the question, by id(fact): the share of the question's
-    character pairs in its indicator text, and at half weight in its sentence; its
+    character pairs in its indicator text, and at half weight in its sentence read under its
+    heading, each pair weighed by how few sentences in scope hold it (`_specificity`); its
     sentence's cosine to the question; and a point for the indicator the question names
     first (a quarter for another it names), so the figure asked for outranks its neighbours."""
     cosines = relevance(facts) if relevance and facts else np.zeros(len(facts))
@@ -367,11 +368,13 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
     named = {i.indicator_id for i in intent.indicators}
     out = {}
     for f, cosine in zip(facts, cosines):
-        words = _share(core, f.indicator_text + f.value) if core else 0.0
-        context = _share(core, f.text) if core else 0.0
+        words = _share(core, f.indicator_text + f.value, weights) if core else 0.0
+        # the sentence read under its own heading: 罚款791.5万元 under 二是顺利完成省级生态环保督察
+        context = _share(core, (f.heading_path[-1] if f.heading_path else "") + f.text, weights) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
-        # rounded: one sentence's vector gives its facts cosines that differ in the last bits
-        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 4), context)
+        # rounded: cosines a hundredth apart tell two sentences apart no better than chance, and
+        # the tie goes to the figure the report states first (its headline, not a part of it)
+        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 2), context)
     return out
 
 
