@@ -169,6 +169,12 @@ def test_the_bureau_is_no_subject_of_its_own_figures(fake_engine):
     assert answer.kind == "value" and answer.facts[0].value == "16053万元"
 
 
+def test_an_amount_asked_of_something_counted_is_the_amount_stated_beside_it(fake_engine):
+    # 查办环境违法案件1436件、罚款1.33亿元: cases are counted, what they were fined is money
+    a = fake_engine.ask("嘉兴2019年查办环境违法案件一共罚了多少钱?")
+    assert a.kind == "value" and (a.facts[0].number, a.facts[0].unit) == (1.33, "亿元")
+
+
 def test_a_unit_the_named_indicator_is_stated_in_does_not_widen_the_search(fake_engine):
     # PM10 is in μg/m3: Ganzhou's PM2.5 figures are no answer, whatever the words shared
     assert fake_engine.ask("赣州市中心城区2022年PM10年均浓度是多少微克/立方米").kind == "not_found"

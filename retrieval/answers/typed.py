@@ -129,7 +129,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
     # a unit asked that names the figure (how many people, how long) rather than any count, share
     # or sum, and that no indicator named is stated in (PM10 is in μg/m3; a case's 个 is no 人)
-    telling_unit = intent.unit not in (None, "count", "%", "money") and not any(
+    telling_unit = intent.unit not in (None, "count", "%") and not any(
         unit_fits(intent.unit, u) for i in intent.indicators for u in i.units if u != "个")
     if intent.kind == "value" and intent.language == "en" and scope and not intent.indicators:
         # named in words the vocabulary lacks, the figure may be any indicator's whose sentence fits
@@ -141,8 +141,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         matching = _glossary_sentences(facts, intent, core)
     elif not matching and intent.kind == "value" and intent.language != "en" and scope and intent.indicators \
             and telling_unit:
-        # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words
+        # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words,
+        # or stated beside the indicator named (查办环境违法案件1436件、罚款1.33亿元: 罚了多少钱)
         matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core)
+        matching = matching or _beside_the_named(facts, intent)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
@@ -253,6 +255,15 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
     words = _content_words(tokens, cities)
     named = intent.indicators[0].name_zh if intent.indicators else max(words, key=len, default="")
     return _measured([f for f in facts if id(f) in found], intent), named
+
+
+def _beside_the_named(facts: list[Fact], intent: Intent) -> list[Fact]:
+    """The figures in the unit asked of the sentences that state an indicator the question
+    names but that is counted in another unit."""
+    ids = {i.indicator_id for i in intent.indicators}
+    sentences = {f.sentence for f in facts if f.indicator in ids}
+    return _measured([f for f in facts if f.sentence in sentences and f.indicator not in ids
+                      and unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)], intent)
 
 
 def _glossary_sentences(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]]) -> list[Fact]:
