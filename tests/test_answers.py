@@ -103,6 +103,8 @@ def test_question_kinds():
     assert intent("What carbon-emission standards mechanism did Wenzhou introduce?").kind == "passage"
     assert intent("嘉兴的空气优良率是什么").kind == "value"  # what a measured thing is asks its figure
     assert intent("温州环境信访量比前一年少了多少?").measure == "change"
+    assert intent("What safe-use rate does each city report or target?").wants is None  # both kinds
+    assert intent("各市PM2.5浓度目标和实际完成情况").wants is None and intent("各市PM2.5浓度目标").wants == "target"
     assert (intent("溫州連續第幾年被評為優秀單位?").measure, intent("温州连续几年获评优秀").unit) == ("level", "年")
     assert intent("What was Ganzhou's PM2.5 in county-level cities (not the central urban area)?").scope == "县级及以上城市"
     assert intent("温州罚款总额是多少").unit == "money"

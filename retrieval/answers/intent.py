@@ -37,6 +37,10 @@ _DESCRIPTIVE = re.compile(
 _WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一种|哪一类")
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
+# "report or target", 实际和目标: both kinds asked, results beside plans
+_BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned)\b"
+                         r"|\b(?:targets?|goals?|plans?)\s+(?:or|and|vs\.?|versus)\s+(?:the\s+)?(?:actual|achieved|results?|reported)\b"
+                         r"|[和与及或](?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
 AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|前|上一|前一)年|相比(?:上|去|前|上一|前一)年"
 _CHANGE = re.compile(r"提高了?多少|提升了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
                      rf"|{AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
@@ -121,7 +125,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     else:
         kind = "passage"
     # 达到多少: the level to be reached, a target's question
-    targets, results = analysis.asks_plans or "达到多少" in text, bool(_ACHIEVED.search(text))
+    targets, results = analysis.asks_plans or "达到多少" in text, bool(_ACHIEVED.search(text) or _BOTH_KINDS.search(text))
     wants = None if targets and results else "target" if targets else "achieved" if results and kind != "cities" else None
     if kind == "cities":
         wants = "achieved"  # which city achieved X: plans are named apart, never counted
