@@ -101,6 +101,14 @@ def test_a_hyphenated_phrase_is_the_phrase(analyzer):
     assert "告知承诺制" in analyzer.analyze("a notification-and-commitment procedure").glossary
 
 
+def test_a_plural_glossary_phrase_is_its_singular_too(analyzer):
+    assert "移动源" in " ".join(analyzer.analyze("plans for mobile-source pollution").glossary)
+    # "nature reserve" and "nature reserves" are one phrase with the terms of both entries
+    glossary = " ".join(analyzer.analyze("oversight of a nature reserve").glossary)
+    assert "自然" in glossary and "保护地" in glossary
+    assert "边角料" not in " ".join(analyzer.analyze("scrap old forklifts").glossary)  # scraps: one word may be a verb
+
+
 def test_a_longer_glossary_phrase_around_an_indicator_name_is_read_too(analyzer):
     # "outfalls" names the indicator; "sea outfalls" says which: 入海排口
     glossary = " ".join(analyzer.analyze("Which cities regulated their sea outfalls?").glossary)

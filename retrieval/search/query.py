@@ -96,9 +96,13 @@ class QueryAnalysis:
 
 def _singular_or_plural(phrase: str) -> tuple[str, str]:
     """What both forms of a phrase contain, and a pattern for either: pilot(s), business(es),
-    capacit(y|ies)."""
+    capacit(y|ies), a plural entry's singular (mobile source(s))."""
     if phrase.endswith("y") and phrase[-2:-1] not in tuple("aeiou"):
         return phrase[:-1], re.escape(phrase[:-1]) + "(?:y|ies)"
+    last = phrase.rsplit(" ", 1)[-1]
+    if " " in phrase and len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        # mobile sources: a mobile source too (a single word may be a verb: scraps, plans)
+        return phrase[:-1], re.escape(phrase[:-1]) + "s?"
     return phrase, re.escape(phrase) + "(?:e?s)?"
 
 
@@ -182,10 +186,17 @@ class QueryAnalyzer:
                 phrase, terms = line.split("\t", 1)
                 entries.append((phrase.strip(), terms.strip()))
         entries += [(alias, city) for city, aliases in CITY_NAMES.items() for alias in aliases]
-        # Longest phrases first, so "hazardous waste" wins over "waste"; a plural is the phrase too.
-        forms = [(*_singular_or_plural(_unhyphenated(phrase.lower())), zh) for phrase, zh in entries]
-        return sorted(((common, re.compile(r"(?<![a-z])" + pattern + r"(?![a-z])"), zh) for common, pattern, zh in forms),
-                      key=lambda e: -len(e[1].pattern))
+        # Longest phrases first (by what both forms hold, not by pattern), so "hazardous waste" wins
+        # over "waste" and "sea outfalls" over "outfalls"; a plural is the phrase too.
+        forms: dict[str, tuple[str, str]] = {}
+        for phrase, zh in entries:
+            common, pattern = _singular_or_plural(_unhyphenated(phrase.lower()))
+            if common in forms:  # nature reserve and nature reserves: one phrase, the terms of both
+                pattern, said_before = forms[common]
+                zh = " ".join(dict.fromkeys(said_before.split() + zh.split()))
+            forms[common] = (pattern, zh)
+        return sorted(((common, re.compile(r"(?<![a-z])" + pattern + r"(?![a-z])"), zh)
+                       for common, (pattern, zh) in forms.items()), key=lambda e: -len(e[0]))
 
     def _glossary_spans(self, text: str) -> list[tuple[int, int]]:
         """Where glossary phrases occur in a lower-case text (hyphens kept: a hyphen and a space are one character)."""
