@@ -227,6 +227,24 @@ def test_a_sentence_is_read_under_its_heading_and_common_words_weigh_little(fake
     assert [f.value for f in fake_engine.ask("嘉兴接受省级生态环保督察期间罚款多少?").facts][:1] == ["791.5万元"]
 
 
+def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():
+    from retrieval.answers.typed import _specificity
+
+    facts = [SimpleNamespace(text=t) for t in ("未发生突发环境事件", "处置突发环境事件3起", "推进产业升级")]
+    core = [("事件",), ("件零",), ("集群",)]  # 件零 spans 事件|零; 集群 is a word no sentence holds
+    common, across, unseen = _specificity(core, facts, tokens=("突发", "事件", "零", "发生", "产业", "集群"))
+    assert across == 0.0 and unseen == pytest.approx(common)
+
+
+def test_a_which_city_question_about_a_national_honour_needs_a_sentence_saying_national(fake_engine):
+    from retrieval.answers.typed import _what_a_sentence_must_say
+
+    (national,) = _what_a_sentence_must_say("哪些城市的执法队伍获得过全国性的执法比武表彰?")
+    assert national.search("被评为全国生态环境执法比武先进单位") and not national.search("在全省执法大练兵中获得团体二等奖")
+    a = fake_engine.ask("哪些城市的生态环境执法队伍获得过全国性的执法练兵或比武表彰?")
+    assert "厦门" not in a.cities  # its contest was the province's
+
+
 def test_which_cities_saw_a_fall_is_a_question_about_changes(fake_engine):
     intent = read_intent(fake_engine.analyzer.analyze(
         "In which cities did environmental complaints go down compared with the year before?"), fake_engine.vocabulary)

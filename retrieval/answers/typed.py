@@ -37,6 +37,18 @@ _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量",
 # 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
 _ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝|\bwithout\b|\bnever\b|\bno\b(?!-)", re.I)
 _SAYS_ABSENCE = re.compile(r"(?:未|没有|零|不|无)[“”\"]?(?:发生|出现)|杜绝|无.{0,6}(?:事件|事故)")
+_NATIONAL = (re.compile(r"全国|nationwide|national[- ]level|at (?:the )?national level", re.I), re.compile(r"全国"))
+_PROVINCIAL = (re.compile(r"全省|省级|province-wide|provincial[- ]level|at (?:the )?provincial level", re.I), re.compile(r"全省|省级"))
+
+
+def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
+    """What a which-city question requires in so many words: a question about something that
+    did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling
+    it; one about a national honour, a sentence that says 全国 (a provincial contest is another)."""
+    asked = [(_ASKS_ABSENCE, _SAYS_ABSENCE), _NATIONAL, _PROVINCIAL]
+    return tuple(says for asks, says in asked if asks.search(question))
+
+
 _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
                          r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
 
@@ -150,7 +162,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         and intent.measure != "change"
     # and each word of the question weighed by how few of the sentences in scope hold it, so a
     # common word (项目, 环境) is not half of what a question asks
-    weights = _specificity(core, facts) if by_sentences else ()
+    weights = _specificity(core, facts, analysis.tokens) if by_sentences else ()
     from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
         if by_sentences else []
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
@@ -163,7 +175,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
             answer = None
         if intent.kind == "cities" and (answer or from_facts):
             return _cities_from_sentences(answer, from_facts, documents, done, refused, scope, named, core, weights, view,
-                                          negated=bool(_ASKS_ABSENCE.search(analysis.simplified)))
+                                          _what_a_sentence_must_say(analysis.simplified))
         if answer and answer.found:
             return done("passage", passage=answer, evidence=answer.evidence)
         return refused(_weak_reason(intent, scope), cities=scope, indicator=named)
@@ -173,7 +185,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
         return refused("no_indicator", cities=scope, indicator=named, related=related, asked_years=intent.years)
 
-    fits = _relevance(matching, intent, core, relevance, _specificity(core, facts))
+    fits = _relevance(matching, intent, core, relevance, _specificity(core, facts, analysis.tokens))
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
     if intent.kind in ("cities", "table"):
         matching = _one_indicator(matching, fits, preference)
@@ -342,16 +354,22 @@ def _share(core: list[tuple[str, ...]], text: str, weights: Sequence[float] = ()
     return sum(w for unit, w in zip(core, weights) if any(a in text for a in unit)) / sum(weights)
 
 
-def _specificity(core: list[tuple[str, ...]], facts: Sequence[Fact]) -> tuple[float, ...]:
+def _specificity(core: list[tuple[str, ...]], facts: Sequence[Fact], tokens: Sequence[str] = ()) -> tuple[float, ...]:
     """Each unit's idf over the distinct sentences of the facts in scope: 项目 is in hundreds
     of them, 挥发性有机物 in a few. A unit none of them holds (产业集群 where the reports say
-    工业集聚区) tells nothing of how specific it is, and weighs as the others do on average."""
+    工业集聚区) tells nothing of how specific it is, and weighs as the others do on average;
+    unless it is a pair across two of the question's words (件零 of 事件零发生), which is no
+    word at all and weighs nothing."""
     sentences = [normalize_text(t) for t in dict.fromkeys(f.text for f in facts)]
     held = [sum(any(a in t for a in unit) for t in sentences) for unit in core]
     idf = [math.log(1 + len(sentences) / (1 + n)) for n in held]
     seen = [w for w, n in zip(idf, held) if n]
     average = sum(seen) / len(seen) if seen else 1.0
-    return tuple(w if n else average for w, n in zip(idf, held))
+    words = [normalize_text(t) for t in tokens]
+    def unseen(unit) -> float:
+        across = words and len(unit) == 1 and not any(unit[0] in w for w in words)
+        return 0.0 if across else average
+    return tuple(w if n else unseen(unit) for w, n, unit in zip(idf, held, core))
 
 
 def _measured(facts: list[Fact], intent: Intent) -> list[Fact]:
@@ -484,15 +502,15 @@ def _extreme(intent: Intent, facts: list[Fact], done, refused, cities, named, pr
 
 def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: dict[str, Document], done, refused,
                            cities, named, core: list[tuple[str, ...]], weights: Sequence[float], view: SearchView,
-                           negated: bool = False) -> TypedAnswer:
+                           must_say: Sequence[re.Pattern] = ()) -> TypedAnswer:
     """Which cities did something with no figure to test: the cities of achieved facts whose
     words fit the question, and of quoted sentences that hold most of what it asks and lie
-    in a part of their report that tells results, not plans. A question about something that
-    did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling it."""
+    in a part of their report that tells results, not plans, and that say what the question
+    requires of them (`_what_a_sentence_must_say`)."""
     quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
               and tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _share(core, e.chunk.context(), weights) >= 0.5 and (not negated or _SAYS_ABSENCE.search(e.text))]
-    facts = [f for f in facts if (not cities or f.city in cities) and (not negated or _SAYS_ABSENCE.search(f.text))]
+              and _share(core, e.chunk.context(), weights) >= 0.5 and all(p.search(e.text) for p in must_say)]
+    facts = [f for f in facts if (not cities or f.city in cities) and all(p.search(f.text) for p in must_say)]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:
         return refused("no_indicator", cities=cities, indicator=named)
