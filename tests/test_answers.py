@@ -236,6 +236,12 @@ def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():
     assert across == 0.0 and unseen == pytest.approx(common)
 
 
+def test_a_long_question_is_matched_by_its_words_not_by_the_pairs_across_them(fake_engine):
+    # 用遥感方式监测了多少辆柴油车: 感方, 式监, 辆柴 are no words; 遥感监测柴油车约16万辆 holds the rest
+    a = fake_engine.ask("嘉興2019年用遙感方式監測了多少輛柴油車?")
+    assert a.kind == "value" and a.facts[0].value == "16万辆"
+
+
 def test_a_which_city_question_about_a_national_honour_needs_a_sentence_saying_national(fake_engine):
     from retrieval.answers.typed import _what_a_sentence_must_say
 

@@ -138,7 +138,8 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     years = intent.years or filters.years
     facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
-    matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core)
+    weights = _specificity(core, facts, analysis.tokens)  # and how much each of its units tells
+    matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core, weights)
     # a unit asked that names the figure (how many people, how long) rather than any count, share
     # or sum, and that no indicator named is stated in (PM10 is in μg/m3; a case's 个 is no 人)
     telling_unit = intent.unit not in (None, "count", "%") and not any(
@@ -155,14 +156,13 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
             and telling_unit:
         # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words,
         # or stated beside the indicator named (查办环境违法案件1436件、罚款1.33亿元: 罚了多少钱)
-        matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core)
+        matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core, weights)
         matching = matching or _beside_the_named(facts, intent)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
-    # and each word of the question weighed by how few of the sentences in scope hold it, so a
-    # common word (项目, 环境) is not half of what a question asks
-    weights = _specificity(core, facts, analysis.tokens) if by_sentences else ()
+    # (each word of the question weighed by how few of the sentences in scope hold it, so a
+    # common word, 项目 or 环境, is not half of what a question asks)
     from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
         if by_sentences else []
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
@@ -185,7 +185,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         related = tuple(f for f in stated if intent.indicators and f.indicator == intent.indicators[0].indicator_id)[:3]
         return refused("no_indicator", cities=scope, indicator=named, related=related, asked_years=intent.years)
 
-    fits = _relevance(matching, intent, core, relevance, _specificity(core, facts, analysis.tokens))
+    fits = _relevance(matching, intent, core, relevance, weights)
     preference = lambda f: _preference(f, intent, fits)  # noqa: E731
     if intent.kind in ("cities", "table"):
         matching = _one_indicator(matching, fits, preference)
@@ -243,7 +243,7 @@ def _content_words(tokens: Sequence[str], cities: Sequence[str]) -> list[str]:
 
 
 def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: Sequence[str],
-              question_core: list[tuple[str, ...]]) -> tuple[list[Fact], str]:
+              question_core: list[tuple[str, ...]], weights: Sequence[float] = ()) -> tuple[list[Fact], str]:
     """Candidate facts: those of the indicators the question names (vocabulary ids) and
     those whose indicator text holds the question's own words, in the unit asked for and
     not about other water classes; and the name to quote when there are none."""
@@ -261,8 +261,8 @@ def _matching(facts: list[Fact], intent: Intent, tokens: Sequence[str], cities: 
             continue
         if ids and f.indicator is None and intent.language == "en":
             continue  # glossary terms alone are too few to vouch beside a named indicator
-        own = _share(core, f.indicator_text)
-        if own >= 0.5 or loose and own > 0 and _share(core, f.text) >= 0.5:
+        own = _share(core, f.indicator_text, weights)
+        if own >= 0.5 or loose and own > 0 and _share(core, f.text, weights) >= 0.5:
             found[id(f)] = f
     words = _content_words(tokens, cities)
     named = intent.indicators[0].name_zh if intent.indicators else max(words, key=len, default="")
