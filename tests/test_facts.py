@@ -147,6 +147,9 @@ def test_after_a_bare_verb_the_figure_names_what_follows_it():
     facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
     named = {f.value: f.indicator_text for f in facts}  # a name before it, or words saying something else after
     assert (named["2150万元"], named["3.2亿元"], named["100%"]) == ("罚款", "投入", "水质达标")
+    text = "# 2019年工作总结\n\n共增加人员编制69个(市局27个、各分局42个)。\n"
+    facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
+    assert facts[0].indicator_text.endswith("增加人员编制")  # a breakdown in brackets follows, not the thing counted
 
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
     for doc in seed_documents.values():

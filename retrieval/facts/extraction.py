@@ -138,6 +138,8 @@ def _counted_noun(sentence: str, end: int, limit: int, longest: int = 12) -> str
     rest = re.sub(r"^(?:以上|以下|左右|余|多)", "", sentence[end:limit])
     if rest.startswith("的"):
         rest = rest[1:]
+    if rest.startswith(("(", "（")):
+        return ""  # 共增加人员编制69个(市局27个…): a breakdown follows, the lead names it
     stop = _COUNTED_STOP.search(rest)
     return rest[: stop.start() if stop else len(rest)][:longest]
 
