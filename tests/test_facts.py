@@ -29,6 +29,7 @@ def test_years_dates_names_and_headings_are_not_figures():
     assert said("2023年全市PM2.5平均浓度25μg/m3") == [("25μg/m3", 25.0, "μg/m3", "=", "level")]
     assert said("锚定“12345”总体思路，11月召开，(一)推进，一是强化，唯一，进一步") == []
     assert said("推进落实扬尘治理“7个100%”") == [("100%", 100.0, "%", "=", "level")]
+    assert said("组织三轮“守护蓝天百日攻坚”专项行动") == [("三轮", 3.0, "轮", "=", "level")]  # a count of a named campaign
 
 
 def test_lists_ranges_comparators_and_changes():

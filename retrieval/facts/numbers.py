@@ -141,8 +141,8 @@ def _chinese_ok(sentence: str, m: re.Match) -> bool:
         return False  # 三类水质: a water class
     if sentence[m.start() - 1 : m.start()] in _NOT_A_COUNT_BEFORE and not consecutive_years:
         return False
-    if re.match(r"\s*[\d“\"一二三四五六七八九十两]", sentence[m.end() : m.end() + 2]):
-        return False  # labels and names: 四个100%, 五位一体
+    if re.match(r"\s*(?:[\d一二三四五六七八九十两]|[“\"]\s*[\d一二三四五六七八九十两])", sentence[m.end() : m.end() + 3]):
+        return False  # labels and names: 四个100%, 五位一体, 四个“100%” (not 三轮“守护蓝天”行动)
     return not (raw == "一" and unit in ("大", "批", "类", "次", "场", "期"))  # 一大批, 一次性: phrases
 
 
