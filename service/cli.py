@@ -193,7 +193,8 @@ def cmd_ask(args) -> int:
         return code
     print(body["answer"])
     for i, e in enumerate(body["evidence"], start=1):
-        print(f"  [{i}] {e['city'] or ''} · {e['title']} · {' › '.join(e['heading_path'])}")
+        where = " · ".join(part for part in (e["city"], e["title"], " › ".join(e["heading_path"])) if part)
+        print(f"  [{i}] {where}")  # a passage before the first heading has no heading path
         print(f"      {e['source']['path']} [{e['source']['start']}:{e['source']['end']}]")
     return code
 
