@@ -67,6 +67,8 @@ def sentences(text):
 def test_sentences_end_at_chinese_stops_and_lines():
     assert sentences("治水成效明显。空气优良！还有问题？下一步；\n新的一行") == [
         "治水成效明显。", "空气优良！", "还有问题？", "下一步；", "新的一行"]
+    # a heading above a paragraph is no part of its first sentence
+    assert sentences("一、2023年工作总结\n\n2023年,市局锚定思路。") == ["一、2023年工作总结", "2023年,市局锚定思路。"]
 
 
 @pytest.mark.parametrize("text", ["PM2.5平均浓度25μg/m3,同比下降2.5%,罚款1.33亿元。"])

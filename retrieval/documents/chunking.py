@@ -28,7 +28,8 @@ class ChunkingConfig:
 
 def split_sentences(text: str, span: Span, config: ChunkingConfig = ChunkingConfig()) -> list[Span]:
     """Sentences of text[span]: cut after 。！？； (and their closing quotes), never inside
-    a “…” or 《…》 pair; a sentence longer than max_chars is cut again at a comma."""
+    a “…” or 《…》 pair, and at a blank line; a sentence longer than max_chars is cut again at
+    a comma."""
     out, start, closing, opened_at = [], span.start, [], 0
     i = span.start
     while i < span.end:
@@ -41,6 +42,14 @@ def split_sentences(text: str, span: Span, config: ChunkingConfig = ChunkingConf
             closing.pop()
         elif closing and i - opened_at > config.max_quote_chars:
             closing = []
+        if ch == "\n" and start < i and text[start:i].strip():
+            blank = i + 1
+            while blank < span.end and text[blank] in " \t\r\u3000":
+                blank += 1
+            if blank < span.end and text[blank] == "\n":
+                out.append(Span(start, i))  # a blank line ends a paragraph: a heading is no part of the next sentence
+                start, i, closing = blank + 1, blank + 1, []
+                continue
         if ch in _ENDERS and not closing:
             end = i + 1
             while end < span.end and text[end] in _CLOSERS:
