@@ -185,3 +185,4 @@ def test_vocabulary_names_indicators_in_either_language():
     assert ids("How many administrative penalties did Jiaxing impose?") == ["penalty_cases"]  # penalty, penalties
     assert VOCABULARY.canonical("省控及以上断面Ⅰ-Ⅲ类水质比例", "%") == "provincial_section_good_water_share"
     assert VOCABULARY.canonical("罚款金额", "件") is None  # units must agree
+    assert VOCABULARY.canonical("销号率", "%") == "closure_rate" and "closure_rate" in ids("what share of the cases were closed out")
