@@ -242,6 +242,15 @@ def test_a_long_question_is_matched_by_its_words_not_by_the_pairs_across_them(fa
     assert a.kind == "value" and a.facts[0].value == "16万辆"
 
 
+def test_words_either_side_of_or_are_alternatives():
+    from retrieval.answers.typed import _core
+    from retrieval.search.query import QueryAnalyzer
+    from retrieval.text.tokenize import Tokenizer
+
+    core = _core(QueryAnalyzer(Tokenizer()).analyze("哪些城市已建成或創成低(零)碳試點?"))
+    assert ("建成", "创成") in core and ("成或",) not in core and ("建成",) not in core
+
+
 def test_a_which_city_question_about_a_national_honour_needs_a_sentence_saying_national(fake_engine):
     from retrieval.answers.typed import _what_a_sentence_must_say
 

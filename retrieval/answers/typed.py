@@ -313,8 +313,23 @@ def _core(analysis) -> list[tuple[str, ...]]:
             synonyms.append(group)
             for word in words:
                 text = text.replace(word, " ")
+    text, either = _alternatives(text, analysis.tokens)
     text = _QUESTION_NOISE.sub(" ", text)
-    return [(pair,) for pair in sorted(_bigrams(text))] + synonyms
+    return [(pair,) for pair in sorted(_bigrams(text))] + synonyms + either
+
+
+def _alternatives(text: str, tokens: Sequence[str]) -> tuple[str, list[tuple[str, ...]]]:
+    """The words either side of a 或 (已建成或创成: 建成 or 创成) as one unit that either
+    matches, taken out of the text so neither is required on its own."""
+    words = sorted({normalize_text(t) for t in tokens if len(t) >= 2}, key=len, reverse=True)
+    units = []
+    for m in reversed(list(re.finditer(r"或者?", text))):
+        left = next((w for w in words if text.endswith(w, 0, m.start())), None)
+        right = next((w for w in words if text.startswith(w, m.end())), None)
+        if left and right:
+            units.append((left, right))
+            text = text[: m.start() - len(left)] + " " * (len(left) + len(m.group()) + len(right)) + text[m.end() + len(right):]
+    return text, units
 
 
 def _domain_phrases(analysis) -> list[tuple[str, ...]]:
