@@ -104,6 +104,12 @@ def test_question_kinds():
     assert intent("嘉兴的空气优良率是什么").kind == "value"  # what a measured thing is asks its figure
     assert intent("温州环境信访量比前一年少了多少?").measure == "change"
     assert intent("What safe-use rate does each city report or target?").wants is None  # both kinds
+    assert intent("嘉兴饮用水水源地水质达标率(含目标)").wants is None
+    assert intent("温州去年环境信访总量降了多少?").measure == "change"
+    assert intent("What city-wide good-air rate did Jiaxing set as its goal?").kind == "value"  # city-wide: no which-city
+    assert intent("What is Ganzhou planning for clean water work in 2023?").kind == "passage"
+    moved = intent("嘉兴公众满意度全省排名往前挪了几位?")
+    assert (moved.unit, moved.measure) == ("位", "level")  # so many places moved, not a rank
     assert intent("各市PM2.5浓度目标和实际完成情况").wants is None and intent("各市PM2.5浓度目标").wants == "target"
     assert (intent("溫州連續第幾年被評為優秀單位?").measure, intent("温州连续几年获评优秀").unit) == ("level", "年")
     assert intent("What was Ganzhou's PM2.5 in county-level cities (not the central urban area)?").scope == "县级及以上城市"
@@ -234,6 +240,12 @@ def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():
     core = [("事件",), ("件零",), ("集群",)]  # 件零 spans 事件|零; 集群 is a word no sentence holds
     common, across, unseen = _specificity(core, facts, tokens=("突发", "事件", "零", "发生", "产业", "集群"))
     assert across == 0.0 and unseen == pytest.approx(common)
+
+
+def test_a_share_asked_of_something_counted_is_the_share_stated_beside_it(fake_engine):
+    # 全年累计477个建设项目实施告知承诺制审批,占比77.31%
+    a = fake_engine.ask("廈門2024年實行告知承諾制審批的建設項目佔比是多少?")
+    assert a.kind == "value" and a.facts[0].value == "77.31%"
 
 
 def test_a_long_question_is_matched_by_its_words_not_by_the_pairs_across_them(fake_engine):

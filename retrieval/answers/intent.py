@@ -21,7 +21,7 @@ _TABLE = re.compile(
 _CITIES = re.compile(
     r"哪个城市|哪些城市|哪座城市|哪几个城市|哪一个城市|哪几座城市|哪个市|哪些市|哪几个市|哪座|哪里|哪些地方|哪个地方|哪一城市|哪一个市|哪家"
     r"|城市有哪些|城市是哪些|城市有哪几个|城市都有哪些|有哪些城市|是哪些城市"
-    r"|which (?:of the )?(?:cit|town|bureau|report|place)|what cit|where (?:did|was|were|has|have)|which ones|name the cit", re.I)
+    r"|which (?:of the )?(?:cit|town|bureau|report|place)|what cit(?:y|ies)\b(?!-)|where (?:did|was|were|has|have)|which ones|name the cit", re.I)
 _QUANTITY = re.compile(
     r"多少|几|比例|比率|占比|百分|浓度|密度|强度|总量|面积|长度|里程|金额|数量|数目|规模|水平|目标|达到|几成|多高|多大|指数|率"
     r"|how (?:many|much|high|low|large|big)|what (?:is|was|were|are|'s)? ?(?:the )?(?:\w+ ){0,6}?(?:rate|share|ratio|level|"
@@ -32,7 +32,7 @@ _DESCRIPTIVE = re.compile(
     r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
     r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b"
     r"|what (?:[\w-]+ ){0,3}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
-    r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b"
+    r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b|\bwhat (?:is|are|was|were) \S+ planning (?:for|to do)\b"
     r"|\bwhy\b|describe|explain|in what way", re.I)
 _WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一种|哪一类")
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
@@ -40,9 +40,9 @@ _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|act
 # "report or target", 实际和目标: both kinds asked, results beside plans
 _BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned)\b"
                          r"|\b(?:targets?|goals?|plans?)\s+(?:or|and|vs\.?|versus)\s+(?:the\s+)?(?:actual|achieved|results?|reported)\b"
-                         r"|[和与及或](?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
+                         r"|[和与及或含](?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
 AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|前|上一|前一)年|相比(?:上|去|前|上一|前一)年"
-_CHANGE = re.compile(r"提高了?多少|提升了?多少|下降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
+_CHANGE = re.compile(r"提高了?多少|提升了?多少|下?降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
                      rf"|{AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|by what (?:percentage|percent|proportion|margin)|percentage points?"
                      r"|how much (?:did|has) .* (?:rise|fall|drop|improve|increase|decrease|change|grow|decline|shrink)"
@@ -133,7 +133,7 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     # 增加了多少个人员编制 counts what was added (a level), unless it says against what
     changed = _CHANGE.search(text) and not (unit in COUNT_UNITS and not compared and not re.search(r"百分点|percentage point", text))
     measure = "change" if changed or kind == "cities" and compared \
-        else "rank" if _RANK.search(text) else "level"
+        else "rank" if _RANK.search(text) and unit is None else "level"  # 排名前移了几位: so many places, a level
     condition = _condition(text)
     if condition and condition.unit == "个百分点":
         measure = "change"  # 提高5个百分点以上: a change, not a level
@@ -156,7 +156,7 @@ def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
     return tuple(m.indicator for m in sorted(mentioned, key=lambda m: (distance(m), m.start - m.end)))
 
 
-_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|小时|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
+_ZH_UNIT = re.compile(r"(?:多少|几)(?:个)?(工作日|小时|位|辆|台|家|件|起|宗|项|条|座|所|人次|人|户|次|轮次|轮|批次|批|吨|万吨|亿元|万元|元|天|个月|公里|亩"
                       r"|微克/立方米|%)|(轮|批)数|(?<!哪)(?:多少|几)(个)(?!百分点|月|城市|市)|连续第?(?:多少|几)(年)")  # 多少个监测站点: counted, whatever the noun; not 哪几个市
 _EN_COUNT = re.compile(r"\bhow many\b(?! (?:percent|per cent|percentage|yuan|tons|tonnes|days|μg))", re.I)
 _EN_PERCENT = re.compile(r"what (?:percentage|share|proportion|rate|ratio|fraction)|\bpercentage\b|\bpercent\b"

@@ -153,9 +153,10 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
     elif not matching and intent.kind == "value" and intent.language != "en" and scope and intent.indicators \
-            and telling_unit:
+            and (telling_unit or intent.unit == "%" and not any("%" in i.units for i in intent.indicators)):
         # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words,
-        # or stated beside the indicator named (查办环境违法案件1436件、罚款1.33亿元: 罚了多少钱)
+        # or stated beside the indicator named (查办环境违法案件1436件、罚款1.33亿元: 罚了多少钱;
+        # 477个建设项目实施告知承诺制审批,占比77.31%: 建设项目占比多少)
         matching, _ = _matching(facts, replace(intent, indicators=()), analysis.tokens, analysis.cities, core, weights)
         matching = matching or _beside_the_named(facts, intent)
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
