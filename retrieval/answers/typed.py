@@ -49,8 +49,9 @@ def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
     return tuple(says for asks, says in asked if asks.search(question))
 
 
-_EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|across (?:the |all |these )?(?:five )?cities"
-                         r"|each (?:city|of the cities)|every city|all (?:the )?(?:five )?cities|(?:the |these )five cities", re.I)
+_EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|各报告|五份报告|所有报告"
+                         r"|across (?:the |all |these )?(?:five )?(?:cities|reports)|each (?:city|report|of the (?:cities|reports))"
+                         r"|every (?:city|report)|all (?:the )?(?:five )?(?:cities|reports)|(?:the |these )five (?:cities|reports)", re.I)
 
 
 def _names_every_city(analysis) -> bool:
