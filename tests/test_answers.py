@@ -45,7 +45,7 @@ def test_a_city_named_beside_every_city_qualifies_the_table_not_narrows_it(fake_
     assert a.kind == "table" and {r.city for r in a.rows} == {"温州", "嘉兴", "赣州", "绍兴", "厦门"}
     year = fake_engine.ask("各市2019年PM2.5浓度对比（赣州取中心城区）")  # 嘉兴 covers 2019, 赣州 does not
     assert year.kind == "table" and any(r.fact and r.city == "嘉兴" for r in year.rows)
-    reports = fake_engine.ask("Good-air-day rates in all five reports; for Ganzhou use the central urban area")
+    reports = fake_engine.ask("A table of good-air-day rates in all five reports; for Ganzhou use the central urban area")
     assert reports.kind == "table" and len({r.city for r in reports.rows}) == 5  # every report is every city
     own = fake_engine.ask("嘉兴各地PM2.5浓度对比")  # 嘉兴's own districts
     assert {r.city for r in own.rows} == {"嘉兴"}
