@@ -244,6 +244,15 @@ def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():
     assert across == 0.0 and unseen == pytest.approx(common)
 
 
+def test_words_of_asking_say_nothing_of_what_is_asked():
+    from retrieval.answers.typed import _core
+    from retrieval.search.query import QueryAnalyzer
+    from retrieval.text.tokenize import Tokenizer
+
+    # 具体 (specifically), 打算, 针对 ask; 治气 is what the question is about
+    assert _core(QueryAnalyzer(Tokenizer()).analyze("温州2024年打算怎么治气?具体呢?")) == [("治气",)]
+
+
 def test_a_share_asked_of_something_counted_is_the_share_stated_beside_it(fake_engine):
     # 全年累计477个建设项目实施告知承诺制审批,占比77.31%
     a = fake_engine.ask("廈門2024年實行告知承諾制審批的建設項目佔比是多少?")
