@@ -151,6 +151,7 @@ def test_after_a_bare_verb_the_figure_names_what_follows_it():
     text = "# 2019年工作总结\n\n共增加人员编制69个(市局27个、各分局42个)。\n"
     facts = extract_facts(document_from_bytes(text.encode(), "x", "seeds/x.md", "x.md"), VOCABULARY)
     assert facts[0].indicator_text.endswith("增加人员编制")  # a breakdown in brackets follows, not the thing counted
+    assert [f.indicator_text for f in facts[1:]] == ["市局增加人员编制", "各分局增加人员编制"]  # its parts
 
 def test_every_fact_cites_its_sentence_and_value_exactly(seed_documents):
     for doc in seed_documents.values():

@@ -253,6 +253,9 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
             if tail and m is group[-1] and not indicator_text.endswith(tail.group(1)):
                 indicator_text += tail.group(1)
             indicator_text = _sibling_of(facts, m, raw_lead, indicator_text, vocabulary) or indicator_text
+            whole = _whole_of_part(facts, sentence, span.start, m.start)
+            if whole is not None and whole.indicator_text not in indicator_text:
+                indicator_text += whole.indicator_text  # 69个(市局27个、…): 市局增加人员编制
             indicator_text = indicator_text[-config.max_indicator_chars :]
             rank = None
             if m.measure == "change" and (not indicator_text or re.fullmatch(r"(?:同比|较上年|比上年|较去年)?.{0,2}", indicator_text)):
@@ -282,6 +285,20 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 heading_path=section.heading_path))
     facts += _rank_facts(doc, section, span, sentence, clauses, facts, vocabulary, section_is_plan, config)
     return facts
+
+
+def _whole_of_part(facts: list[Fact], sentence: str, offset: int, at: int) -> Fact | None:
+    """The figure a bracket opened right after it breaks down, when the figure at `at` lies
+    inside that bracket: 共增加人员编制69个(市局27个、各分局42个)."""
+    depth = 0
+    for i in range(at - 1, -1, -1):
+        if sentence[i] in ")）":
+            depth += 1
+        elif sentence[i] in "(（":
+            if depth == 0:
+                return next((f for f in facts if f.value_span.end == offset + i), None)
+            depth -= 1
+    return None
 
 
 def _sibling_of(facts: list[Fact], m: Mention, raw_lead: str, indicator_text: str,
