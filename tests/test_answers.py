@@ -179,10 +179,17 @@ def test_the_bureau_is_no_subject_of_its_own_figures(fake_engine):
     assert answer.kind == "value" and answer.facts[0].value == "16053万元"
 
 
-def test_an_amount_asked_of_something_counted_is_the_amount_stated_beside_it(fake_engine):
-    # 查办环境违法案件1436件、罚款1.33亿元: cases are counted, what they were fined is money
-    a = fake_engine.ask("嘉兴2019年查办环境违法案件一共罚了多少钱?")
-    assert a.kind == "value" and (a.facts[0].number, a.facts[0].unit) == (1.33, "亿元")
+@pytest.mark.parametrize("question, value", [
+    # cases are counted, what they were fined is money: 查办环境违法案件1436件、罚款1.33亿元
+    ("嘉兴2019年查办环境违法案件一共罚了多少钱?", "1.33亿元"),
+    # a share asked of something counted: 全年累计477个建设项目实施告知承诺制审批,占比77.31%
+    ("廈門2024年實行告知承諾制審批的建設項目佔比是多少?", "77.31%"),
+    # 感方, 式监, 辆柴 are no words; 遥感监测柴油车约16万辆 holds the rest
+    ("嘉興2019年用遙感方式監測了多少輛柴油車?", "16万辆"),
+])
+def test_a_figure_asked_of_what_a_sentence_states_beside_it_or_in_other_words(fake_engine, question, value):
+    a = fake_engine.ask(question)
+    assert a.kind == "value" and a.facts[0].value == value
 
 
 def test_a_unit_the_named_indicator_is_stated_in_does_not_widen_the_search(fake_engine):
@@ -244,33 +251,21 @@ def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():
     assert across == 0.0 and unseen == pytest.approx(common)
 
 
-def test_words_of_asking_say_nothing_of_what_is_asked():
+def core_of(question: str) -> list[tuple[str, ...]]:
     from retrieval.answers.typed import _core
     from retrieval.search.query import QueryAnalyzer
     from retrieval.text.tokenize import Tokenizer
 
+    return _core(QueryAnalyzer(Tokenizer()).analyze(question))
+
+
+def test_words_of_asking_say_nothing_of_what_is_asked():
     # 具体 (specifically), 打算, 针对 ask; 治气 is what the question is about
-    assert _core(QueryAnalyzer(Tokenizer()).analyze("温州2024年打算怎么治气?具体呢?")) == [("治气",)]
-
-
-def test_a_share_asked_of_something_counted_is_the_share_stated_beside_it(fake_engine):
-    # 全年累计477个建设项目实施告知承诺制审批,占比77.31%
-    a = fake_engine.ask("廈門2024年實行告知承諾制審批的建設項目佔比是多少?")
-    assert a.kind == "value" and a.facts[0].value == "77.31%"
-
-
-def test_a_long_question_is_matched_by_its_words_not_by_the_pairs_across_them(fake_engine):
-    # 用遥感方式监测了多少辆柴油车: 感方, 式监, 辆柴 are no words; 遥感监测柴油车约16万辆 holds the rest
-    a = fake_engine.ask("嘉興2019年用遙感方式監測了多少輛柴油車?")
-    assert a.kind == "value" and a.facts[0].value == "16万辆"
+    assert core_of("温州2024年打算怎么治气?具体呢?") == [("治气",)]
 
 
 def test_words_either_side_of_or_are_alternatives():
-    from retrieval.answers.typed import _core
-    from retrieval.search.query import QueryAnalyzer
-    from retrieval.text.tokenize import Tokenizer
-
-    core = _core(QueryAnalyzer(Tokenizer()).analyze("哪些城市已建成或創成低(零)碳試點?"))
+    core = core_of("哪些城市已建成或創成低(零)碳試點?")
     assert ("建成", "创成") in core and ("成或",) not in core and ("建成",) not in core
 
 
