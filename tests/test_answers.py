@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from retrieval.answers.intent import read_intent, unit_fits
 from service.app import ServiceConfig, create_app
 
+from .conftest import ROOT
 from .test_cli import reportqa
 
 README_QUESTION = "which city achieved 100% national-section water quality"
@@ -240,6 +241,23 @@ def test_a_sentence_is_read_under_its_heading_and_common_words_weigh_little(fake
     # the year's total and the inspection's fines, each found by a question that names it
     assert [f.value for f in fake_engine.ask("嘉兴2019年罚款多少").facts][:1] == ["1.33亿元"]
     assert [f.value for f in fake_engine.ask("嘉兴接受省级生态环保督察期间罚款多少?").facts][:1] == ["791.5万元"]
+
+
+def test_every_recall_question_gets_an_answer_or_a_refusal(fake_engine):
+    # the answer eval's sets are not the only questions people ask: the recall sets' too
+    import json
+
+    for path in sorted((ROOT / "eval").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            kind = fake_engine.ask(json.loads(line)["question"]).kind
+            assert kind in ("value", "cities", "table", "passage", "not_found"), (path.name, line[:80])
+
+
+def test_a_question_all_of_whose_units_weigh_nothing_is_still_answered(fake_engine):
+    from retrieval.answers.typed import _share
+
+    assert _share([("物多",), ("样性",)], "生物多样性保护", weights=(0.0, 0.0)) == 0.0
+    assert fake_engine.ask("Compare the cities' work on biodiversity protection").kind != "not_found"
 
 
 def test_a_pair_across_two_words_that_no_sentence_holds_weighs_nothing():

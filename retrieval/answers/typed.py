@@ -368,7 +368,10 @@ def _share(core: list[tuple[str, ...]], text: str, weights: Sequence[float] = ()
         return 0.0
     text = normalize_text(text)
     weights = weights or [1.0] * len(core)
-    return sum(w for unit, w in zip(core, weights) if any(a in text for a in unit)) / sum(weights)
+    total = sum(weights)
+    if not total:
+        return 0.0  # every unit weighs nothing: pairs across words that no sentence holds
+    return sum(w for unit, w in zip(core, weights) if any(a in text for a in unit)) / total
 
 
 def _specificity(core: list[tuple[str, ...]], facts: Sequence[Fact], tokens: Sequence[str] = ()) -> tuple[float, ...]:
