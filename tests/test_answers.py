@@ -113,6 +113,8 @@ def test_question_kinds():
     assert intent("What is Ganzhou planning for clean water work in 2023?").kind == "passage"
     moved = intent("嘉兴公众满意度全省排名往前挪了几位?")
     assert (moved.unit, moved.measure) == ("位", "level")  # so many places moved, not a rank
+    assert intent("嘉兴2023年空气质量在全省排名第几位").measure == "rank" and intent("嘉兴2023年PM2.5是什么").kind == "value"
+    assert intent("消除市区黑臭水体").scope == "市区" and intent("县级及以上城市和市区PM2.5浓度").scope == "县级及以上城市"
     assert intent("各市PM2.5浓度目标和实际完成情况").wants is None and intent("各市PM2.5浓度目标").wants == "target"
     assert (intent("溫州連續第幾年被評為優秀單位?").measure, intent("温州连续几年获评优秀").unit) == ("level", "年")
     assert intent("What was Ganzhou's PM2.5 in county-level cities (not the central urban area)?").scope == "县级及以上城市"

@@ -40,8 +40,8 @@ _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|act
 # "report or target", 实际和目标: both kinds asked, results beside plans
 _BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned)\b"
                          r"|\b(?:targets?|goals?|plans?)\s+(?:or|and|vs\.?|versus)\s+(?:the\s+)?(?:actual|achieved|results?|reported)\b"
-                         r"|[和与及或含](?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
-AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|前|上一|前一)年|相比(?:上|去|前|上一|前一)年"
+                         r"|(?<![涉参])[和与及或含](?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
+AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|上一|前一)年|相比(?:上|去|上一|前一)年"  # not 前年: two years back
 _CHANGE = re.compile(r"提高了?多少|提升了?多少|下?降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
                      rf"|{AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
                      r"|by how much|by what (?:percentage|percent|proportion|margin)|percentage points?"
@@ -112,7 +112,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     asks_quantity = bool(_QUANTITY.search(text)) or bool(indicators) or unit is not None  # 大排查 轮数
     # 几项首创经验 counts experiences and "what percentage of steps" asks a share: neither asks to describe
     # and 推出了什么贷款产品 asks what thing, not how many, when it names nothing measured
-    asks_what_thing = bool(_WHAT_THING.search(text)) and not _QUANTITY.search(text)
+    asks_what_thing = bool(_WHAT_THING.search(text)) and not _QUANTITY.search(text) \
+        and not (indicators and re.search(r"(?:是|为)什么(?:情况|样)?\W*$", text))  # PM2.5是什么: its figure
     asks_how = (bool(_DESCRIPTIVE.search(text)) or asks_what_thing) and unit is None
     if _CITIES.search(text):
         kind = "cities"
@@ -133,7 +134,8 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     # 增加了多少个人员编制 counts what was added (a level), unless it says against what
     changed = _CHANGE.search(text) and not (unit in COUNT_UNITS and not compared and not re.search(r"百分点|percentage point", text))
     measure = "change" if changed or kind == "cities" and compared \
-        else "rank" if _RANK.search(text) and unit is None else "level"  # 排名前移了几位: so many places, a level
+        else "rank" if _RANK.search(text) and (unit is None or re.search(r"第(?:几|多少)", text)) \
+        else "level"  # 排名前移了几位: so many places moved, a level; 排名第几位 is a rank
     condition = _condition(text)
     if condition and condition.unit == "个百分点":
         measure = "change"  # 提高5个百分点以上: a change, not a level
@@ -364,7 +366,8 @@ def _condition(text: str) -> Condition | None:
     return Condition(comparator, float(m.group(1)), unit)
 
 
-_NEGATED = re.compile(r"(?:不是|而非|并非|不含|不包括|除了?|\bnot|\bexcluding|\bexcept|\brather than|\binstead of|\bother than)"
+_NEGATED = re.compile(r"(?:不是|而非|并非|不含|不包括|除了|除去|(?<![消去清拆排剔免])除|\bnot\b|\bexcluding|\bexcept\b|\brather than"
+                      r"|\binstead of|\bother than)"
                       r"\W*(?:\w+\W+){0,1}?\W*$", re.I)
 
 
@@ -376,5 +379,7 @@ def _scope(text: str) -> str | None:
     said += [(m.start(), m.end(), zh) for en, zh in _SCOPE_EN.items() for m in re.finditer(re.escape(en), lowered)]
     whole = [s for s in said if not any(o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0] for o in said)]
     kept = [s for s in whole if not _NEGATED.search(lowered[max(0, s[0] - 24):s[0]])]
-    order = {scope: n for n, scope in enumerate((*SCOPES, *_SCOPE_EN.values()))}
+    order: dict[str, int] = {}
+    for n, scope in enumerate((*SCOPES, *_SCOPE_EN.values())):
+        order.setdefault(scope, n)
     return min(kept, key=lambda s: order[s[2]])[2] if kept else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -21,6 +22,9 @@ from retrieval.facts.vocabulary import Indicator, Vocabulary
 from retrieval.models import Chunk, Document
 from retrieval.search.searcher import SearchOutcome
 from retrieval.text.normalize import normalize_text
+
+# The facts' sentences and names, in normal form once: every question reads hundreds of them.
+_normal = lru_cache(maxsize=32768)(normalize_text)
 
 NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
 # Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
@@ -37,8 +41,8 @@ _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量",
 # 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
 _ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝|\bwithout\b|\bnever\b|\bno\b(?!-)", re.I)
 _SAYS_ABSENCE = re.compile(r"(?:未|没有|零|不|无)[“”\"]?(?:发生|出现)|杜绝|无.{0,6}(?:事件|事故)")
-_NATIONAL = (re.compile(r"全国|nationwide|national[- ]level|at (?:the )?national level", re.I), re.compile(r"全国"))
-_PROVINCIAL = (re.compile(r"全省|省级|province-wide|provincial[- ]level|at (?:the )?provincial level", re.I), re.compile(r"全省|省级"))
+_NATIONAL = (re.compile(r"全国|nationwide|\bnational[- ]level|at (?:the )?national level", re.I), re.compile(r"全国|国家级"))
+_PROVINCIAL = (re.compile(r"全省|省级|province-wide|\bprovincial[- ]level|at (?:the )?provincial level", re.I), re.compile(r"全省|省级"))
 
 
 def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
@@ -50,8 +54,8 @@ def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
 
 
 _EVERY_CITY = re.compile(r"各市|各城市|各地|各个城市|每个城市|五个城市|五市|所有城市|各报告|五份报告|所有报告"
-                         r"|across (?:the |all |these )?(?:five )?(?:cities|reports)|each (?:city|report|of the (?:cities|reports))"
-                         r"|every (?:city|report)|all (?:the )?(?:five )?(?:cities|reports)|(?:the |these )five (?:cities|reports)", re.I)
+                         r"|\bacross (?:the |all |these )?(?:five )?(?:cities|reports)|\beach (?:city|report|of the (?:cities|reports))"
+                         r"|\bevery (?:city|report)|\ball (?:the )?(?:five )?(?:cities|reports)|\b(?:the |these )five (?:cities|reports)", re.I)
 
 
 def _names_every_city(analysis) -> bool:
@@ -275,8 +279,8 @@ def _beside_the_named(facts: list[Fact], intent: Intent) -> list[Fact]:
     """The figures in the unit asked of the sentences that state an indicator the question
     names but that is counted in another unit."""
     ids = {i.indicator_id for i in intent.indicators}
-    sentences = {f.sentence for f in facts if f.indicator in ids}
-    return _measured([f for f in facts if f.sentence in sentences and f.indicator not in ids
+    sentences = {(f.doc_id, f.sentence) for f in facts if f.indicator in ids}
+    return _measured([f for f in facts if (f.doc_id, f.sentence) in sentences and f.indicator not in ids
                       and unit_fits(intent.unit, f.unit) and not contradicts(intent, f.indicator_text)], intent)
 
 
@@ -366,7 +370,7 @@ def _share(core: list[tuple[str, ...]], text: str, weights: Sequence[float] = ()
     """The share of the question's units the text holds, each unit counted once or by its weight."""
     if not core:
         return 0.0
-    text = normalize_text(text)
+    text = _normal(text)
     weights = weights or [1.0] * len(core)
     total = sum(weights)
     if not total:
@@ -380,14 +384,14 @@ def _specificity(core: list[tuple[str, ...]], facts: Sequence[Fact], tokens: Seq
     工业集聚区) tells nothing of how specific it is, and weighs as the others do on average;
     unless it is a pair across two of the question's words (件零 of 事件零发生), which is no
     word at all and weighs nothing."""
-    sentences = [normalize_text(t) for t in dict.fromkeys(f.text for f in facts)]
+    sentences = [_normal(t) for t in dict.fromkeys(f.text for f in facts)]
     held = [sum(any(a in t for a in unit) for t in sentences) for unit in core]
     idf = [math.log(1 + len(sentences) / (1 + n)) for n in held]
     seen = [w for w, n in zip(idf, held) if n]
     average = sum(seen) / len(seen) if seen else 1.0
     words = [normalize_text(t) for t in tokens]
-    def unseen(unit) -> float:
-        across = words and len(unit) == 1 and not any(unit[0] in w for w in words)
+    def unseen(unit) -> float:  # a Chinese question's character pair, not a glossary term (电镀园区)
+        across = words and len(unit) == 1 and len(unit[0]) == 2 and not any(unit[0] in w for w in words)
         return 0.0 if across else average
     return tuple(w if n else unseen(unit) for w, n, unit in zip(idf, held, core))
 
@@ -421,8 +425,8 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
         # the sentence read under its own heading: 罚款791.5万元 under 二是顺利完成省级生态环保督察
         context = _share(core, (f.heading_path[-1] if f.heading_path else "") + f.text, weights) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
-        # rounded: cosines a hundredth apart tell two sentences apart no better than chance, and
-        # the tie goes to the figure the report states first (its headline, not a part of it)
+        # rounded to hundredths: scores that close (a cosine's last digits) tell two sentences
+        # apart no better than chance, and a tie goes to the figure the report states first
         out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 2), context)
     return out
 
@@ -446,9 +450,9 @@ def _about_the_same(facts: list[Fact], fits: dict[int, _Fit]) -> list[Fact]:
 
 
 def _preference(f: Fact, intent: Intent, fits: dict[int, _Fit]) -> tuple:
-    surface = max((len(normalize_text(s)) for i in intent.indicators if i.indicator_id == f.indicator
-                   for s in i.zh if normalize_text(s) in normalize_text(f.indicator_text)), default=0)
-    extra = len(normalize_text(f.indicator_text)) - surface
+    surface = max((len(_normal(s)) for i in intent.indicators if i.indicator_id == f.indicator
+                   for s in i.zh if _normal(s) in _normal(f.indicator_text)), default=0)
+    extra = len(_normal(f.indicator_text)) - surface
     return (
         intent.wants is None or f.kind == intent.wants,
         f.kind == "achieved" if intent.wants is None else True,

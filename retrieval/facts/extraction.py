@@ -254,7 +254,9 @@ def sentence_facts(doc: Document, section: Section, span: Span, vocabulary: Voca
                 indicator_text += tail.group(1)
             indicator_text = _sibling_of(facts, m, raw_lead, indicator_text, vocabulary) or indicator_text
             whole = _whole_of_part(facts, sentence, span.start, m.start)
-            if whole is not None and whole.indicator_text not in indicator_text:
+            # only a count broken down in its own unit: not 28微克/立方米(同比下降6.7%) or (标准35微克)
+            if whole is not None and whole.unit == m.unit and m.unit[:1] in _COUNTER_UNITS \
+                    and m.measure == whole.measure == "level" and whole.indicator_text not in indicator_text:
                 indicator_text += whole.indicator_text  # 69个(市局27个、…): 市局增加人员编制
             indicator_text = indicator_text[-config.max_indicator_chars :]
             rank = None
