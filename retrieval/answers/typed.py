@@ -143,12 +143,14 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     years = intent.years or filters.years
     facts = view.facts(Filters(cities=scope, years=years, doc_ids=filters.doc_ids))
     core = _core(analysis)  # what the question is about, for every fit measured below
-    weights = _specificity(core, facts, analysis.tokens)  # and how much each of its units tells
+    # and how much each of its units tells: a common word (项目, 环境) is not half of what it asks
+    weights = _specificity(core, facts, analysis.tokens)
     matching, named = _matching(facts, intent, analysis.tokens, analysis.cities, core, weights)
-    # a unit asked that names the figure (how many people, how long) rather than any count, share
-    # or sum, and that no indicator named is stated in (PM10 is in μg/m3; a case's 个 is no 人)
-    telling_unit = intent.unit not in (None, "count", "%") and not any(
+    # a unit asked that no indicator named is stated in (PM10 is in μg/m3; a case's 个 is no 人);
+    # telling, when it names the figure (how many people, how long) rather than a share
+    unstated_unit = intent.unit not in (None, "count") and not any(
         unit_fits(intent.unit, u) for i in intent.indicators for u in i.units if u != "个")
+    telling_unit = unstated_unit and intent.unit != "%"
     if intent.kind == "value" and intent.language == "en" and scope and not intent.indicators:
         # named in words the vocabulary lacks, the figure may be any indicator's whose sentence fits
         matching += [f for f in _glossary_sentences(facts, intent, core) if f not in matching]
@@ -158,7 +160,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         # says the figure is another than the one named (criminal cases)
         matching = _glossary_sentences(facts, intent, core)
     elif not matching and intent.kind == "value" and intent.language != "en" and scope and intent.indicators \
-            and (telling_unit or intent.unit == "%" and not any("%" in i.units for i in intent.indicators)):
+            and unstated_unit:
         # likewise in Chinese (帮企业省了多少审批时间: working days, not 企业): matched by its words,
         # or stated beside the indicator named (查办环境违法案件1436件、罚款1.33亿元: 罚了多少钱;
         # 477个建设项目实施告知承诺制审批,占比77.31%: 建设项目占比多少)
@@ -167,8 +169,6 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     # which cities did X: no figure to test (unless it asks which is highest or lowest)
     by_sentences = intent.kind == "cities" and intent.condition is None and not intent.superlative \
         and intent.measure != "change"
-    # (each word of the question weighed by how few of the sentences in scope hold it, so a
-    # common word, 项目 or 环境, is not half of what a question asks)
     from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
         if by_sentences else []
     if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
