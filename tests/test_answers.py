@@ -234,7 +234,7 @@ def test_a_sentence_is_read_under_its_heading_and_common_words_weigh_little(fake
 
     total = fact("查办环境违法案件1436件、罚款1.33亿元。", "三是执法力度提升")
     occasion = fact("责令企业整改113家,罚款791.5万元。", "二是顺利完成省级生态环保督察")
-    intent = SimpleNamespace(indicators=())
+    intent = SimpleNamespace(indicators=(), language="zh")
     core = [("省级",), ("督察",), ("罚款",)]
     fits = _relevance([total, occasion], intent, core, None)
     assert fits[id(occasion)].context > fits[id(total)].context  # the heading names the occasion asked
@@ -282,6 +282,33 @@ def core_of(question: str) -> list[tuple[str, ...]]:
 def test_words_of_asking_say_nothing_of_what_is_asked():
     # 具体 (specifically), 打算, 针对 ask; 治气 is what the question is about
     assert core_of("温州2024年打算怎么治气?具体呢?") == [("治气",)]
+
+
+def test_already_and_about_ask_nothing_of_their_own():
+    # 已经 says the kind asked (done), 相关 and 方面 say nothing: none is a unit of the question
+    assert core_of("哪些城市已经在辐射方面取得了相关成果?") == [("取得",), ("成果",), ("辐射",)]
+
+
+def test_a_question_setting_plans_aside_asks_nothing_of_planning():
+    from retrieval.search.query import QueryAnalyzer
+    from retrieval.text.tokenize import Tokenizer
+
+    analyze = QueryAnalyzer(Tokenizer()).analyze
+    assert not any("规划" in g for g in analyze("Which cities built zero-waste cells, rather than just planning them?").glossary)
+    assert any("规划" in g for g in analyze("Which cities finished their spatial planning?").glossary)
+
+
+def test_a_figure_qualified_as_the_question_does_not_ask_is_the_lesser_fit():
+    from retrieval.answers.typed import _plain
+
+    def fact(indicator_text):
+        return SimpleNamespace(indicator="complaints_handled", indicator_text=indicator_text)
+
+    intent = SimpleNamespace(indicators=(SimpleNamespace(indicator_id="complaints_handled", zh=("投诉", "信访")),))
+    complaints = core_of("厦门投诉同比下降多少")
+    assert _plain(fact("投诉总量"), intent, complaints)  # 总量 measures, it does not qualify
+    assert not _plain(fact("重复投诉"), intent, complaints)
+    assert _plain(fact("重复投诉"), intent, core_of("厦门重复投诉同比下降多少"))
 
 
 def test_words_either_side_of_or_are_alternatives():

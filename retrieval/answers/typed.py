@@ -15,7 +15,7 @@ import numpy as np
 from retrieval.answers.extractive import Answer, Evidence
 from retrieval.answers.intent import AGAINST_LAST_YEAR, Intent, contradicts, direction_of, read_intent, unit_fits
 from retrieval.backends.base import Filters, SearchView
-from retrieval.facts.extraction import tells_results
+from retrieval.facts.extraction import SCOPES, tells_results
 from retrieval.facts.model import Fact
 from retrieval.facts.numbers import canonical_unit, mentions
 from retrieval.facts.vocabulary import Indicator, Vocabulary
@@ -29,13 +29,14 @@ _normal = lru_cache(maxsize=32768)(normalize_text)
 NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
 # Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
 _QUESTION_NOISE = re.compile(
-    r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作"
+    r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作|已经|相关|方面"
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|安排|具体|针对|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     rf"|{AGAINST_LAST_YEAR}|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
 _BUREAU_NAME = r"(?:生态)?环境(?:保护)?局"  # the report's author: see _domain_phrases
 _BUREAU = re.compile(rf"{_BUREAU_NAME}$")
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
+_SCOPE = re.compile("|".join(map(re.escape, SCOPES)))
 _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量", "水平", "目标", "指数", "金额", "数", "量", "情况", "同比"})
 # something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
 # 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
@@ -425,10 +426,26 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
         # the sentence read under its own heading: 罚款791.5万元 under 二是顺利完成省级生态环保督察
         context = _share(core, (f.heading_path[-1] if f.heading_path else "") + f.text, weights) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
+        # a qualifier the question does not ask (重复投诉 to 投诉) counts against, as half its words would
+        plain = intent.language == "en" or _plain(f, intent, core)
+        score = words + 0.5 * context + float(cosine) + bonus - (0 if plain else 0.5)
         # rounded to hundredths: scores that close (a cosine's last digits) tell two sentences
         # apart no better than chance, and a tie goes to the figure the report states first
-        out[id(f)] = _Fit(words, round(words + 0.5 * context + float(cosine) + bonus, 2), context)
+        out[id(f)] = _Fit(words, round(score, 2), context)
     return out
+
+
+def _plain(f: Fact, intent: Intent, core: list[tuple[str, ...]]) -> bool:
+    """Whether a fact's indicator text is the indicator itself, or qualified only as the question
+    asks: what is left of it without its vocabulary name, scope and words of measuring (投诉总量:
+    nothing; 重复投诉: 重复) holds something of the question in every word. Chinese questions
+    only: an English question's core holds the glossary's terms, not all it says (散乱污)."""
+    text = _normal(f.indicator_text)
+    for name in sorted((_normal(s) for i in intent.indicators if i.indicator_id == f.indicator for s in i.zh),
+                       key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub("|".join(sorted(_MEASURING, key=len, reverse=True)), " ", _SCOPE.sub(" ", text))
+    return all(any(a in run for unit in core for a in unit) for run in _CHINESE_TERM.findall(text))
 
 
 def _one_indicator(facts: list[Fact], fits: dict[int, "_Fit"], preference) -> list[Fact]:

@@ -31,6 +31,11 @@ _MET_TARGET = re.compile(r"(?:完成|实现|达到|达成)了?.{0,8}目标|(?<![
                          r"(?:(?!and |or )\w+ )?(?:targets?|goals?)(?![a-z])", re.I)
 
 
+# "rather than just planning them": the kind asked (done, not planned), no topic of its own
+_PLANS_SET_ASIDE = re.compile(r"(?<![a-z])(?:rather than|instead of|not)\s+(?:(?:just|only|merely|simply)\s+)?"
+                              r"(?:being\s+)?(?:planning|planned|plans?|targeted|targets?|pledged?)(?:\s+(?:them|it|one|to))?(?![a-z])", re.I)
+
+
 # what has been done: a past tense, or a word of completion (了 of 建了, not 了解)
 _ASKS_RESULTS = re.compile(r"已|了(?!解)|截至|截止|实现|完成|取得|达成|做到"
                            r"|(?<![a-z])(?:did|was|were|had|has been|have been|achieved|completed|reached|recorded|managed)(?![a-z])",
@@ -217,7 +222,7 @@ class QueryAnalyzer:
         language = language_of(text)
         tokens = self.tokenizer.tokens(text, query=True)
         if language == "en":
-            named, rest = self.indicator_terms(simplified)
+            named, rest = self.indicator_terms(_PLANS_SET_ASIDE.sub(" ", simplified))
             glossary = named + [t for t in self.glossary_terms(rest) if t not in named]
         else:
             glossary = self.glossary_terms(simplified)
