@@ -420,3 +420,21 @@ def test_absence_is_an_event_that_did_not_happen():
         assert not _ASKS_ABSENCE.search(question), question
     assert _SAYS_ABSENCE.search("较大以上突发环境事件实现“零发生”")
     assert not _SAYS_ABSENCE.search("对环境违法行为零容忍,谋划未来") and not _SAYS_ABSENCE.search("无废城市建设")
+
+
+def test_a_question_word_counts_once_not_once_per_part():
+    from retrieval.answers.extractive import word_weights
+
+    known = {"挥发性有机物": 3.0, "挥发": 3.0, "有机物": 3.0, "涂装": 9.0, "贷款": 4.0}
+    weights = word_weights(["涂装", "挥发性有机物", "挥发", "有机物", "银行贷款", "贷款"],
+                           lambda words: {w: known[w] for w in words if w in known})
+    assert weights == {"涂装": 9.0, "挥发性有机物": 3.0, "贷款": 4.0}  # 银行贷款 is no word of the reports
+
+
+def test_a_passage_s_own_heading_is_no_answer_sentence():
+    from retrieval.answers.extractive import _candidates
+    from retrieval.models import Chunk, Result
+
+    text = "(四)狠抓督察反馈问题整改。创新完善问题整改长效机制,形成齐抓共管攻坚合力。"
+    chunk = Chunk("c", "d", "seeds/x.txt", "t", "温州", 2023, (2023,), ("(四)狠抓督察反馈问题整改",), 0, len(text), text)
+    assert [c[3] for c in _candidates([Result(1, 1.0, chunk)])] == ["创新完善问题整改长效机制,形成齐抓共管攻坚合力。"]

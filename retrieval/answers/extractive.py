@@ -94,6 +94,14 @@ def not_found_reason(outcome: SearchOutcome, known_cities: set[str], thresholds:
     return None
 
 
+def word_weights(words: Sequence[str], idf_of: IdfLookup) -> dict[str, float]:
+    """The question's words by idf, each once: jieba's search mode also yields a word's parts
+    (挥发性有机物: 挥发, 有机物, …), which count only when the whole is no word of the reports
+    (银行贷款: 贷款)."""
+    idf = idf_of(words)
+    return {t: w for t, w in idf.items() if not any(t != u and t in u for u in idf)}
+
+
 def _lexical(sentence: str, idf: dict[str, float]) -> float:
     """Share of the question's (idf-weighted) words that the sentence holds."""
     total = sum(idf.values())
@@ -139,11 +147,18 @@ def _key_value(sentence: str, tokens: set[str], focus: set[str], question: str) 
 def _candidates(results: list[Result]) -> list[tuple[int, Chunk, Span, str]]:
     out = []
     for i, r in enumerate(results):
+        heading = _bare(r.chunk.heading_path[-1]) if r.chunk.heading_path else None
         for span in split_sentences(r.chunk.text, Span(0, len(r.chunk.text))):
             text = r.chunk.text[span.start : span.end]
-            if re.search(r"[\w\u4e00-\u9fff]{6}", text):  # not a bare heading number or fragment
+            # not a bare heading number or fragment, nor the passage's own heading: it names the
+            # topic (五是提振精神凝队伍), the sentences under it say what was done
+            if re.search(r"[\w\u4e00-\u9fff]{6}", text) and _bare(text) != heading:
                 out.append((i, r.chunk, span, text))
     return out
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s。.;；:：]+$", "", text.strip())
 
 
 def _ranked_evidence(question: str, results: list[Result], idf: dict[str, float], focus: set[str],
@@ -181,8 +196,8 @@ def answer(outcome: SearchOutcome, idf_of: IdfLookup, known_cities: set[str], co
     results = list(outcome.results)
     threshold = (thresholds or {}).get(analysis.language)
 
-    idf = idf_of([t for t in dict.fromkeys(analysis.tokens)
-                  if (len(t) > 1 or t.isdigit()) and t not in analysis.cities])
+    idf = word_weights([t for t in dict.fromkeys(analysis.tokens) if (len(t) > 1 or t.isdigit()) and t not in analysis.cities],
+                       idf_of)
     for t in focus_words(analysis.simplified, set(idf)):
         idf[t] *= 2  # what the question asks about weighs more than its setting
     wants_value = bool(_ASKS_QUANTITY.search(analysis.simplified))
