@@ -438,3 +438,11 @@ def test_a_passage_s_own_heading_is_no_answer_sentence():
     text = "(四)狠抓督察反馈问题整改。创新完善问题整改长效机制,形成齐抓共管攻坚合力。"
     chunk = Chunk("c", "d", "seeds/x.txt", "t", "温州", 2023, (2023,), ("(四)狠抓督察反馈问题整改",), 0, len(text), text)
     assert [c[3] for c in _candidates([Result(1, 1.0, chunk)])] == ["创新完善问题整改长效机制,形成齐抓共管攻坚合力。"]
+
+
+def test_which_cities_did_something_reads_more_than_each_city_s_first_sentence(fake_engine):
+    question = "哪几个城市已经在入河、入海排污口整治方面取得了成效?"
+    sentences = fake_engine.sentence_answer(question)
+    quoted = {e.span for e in sentences.evidence}
+    assert sentences.runners_up and not quoted & {e.span for e in sentences.runners_up}
+    assert {e.chunk.city for e in sentences.runners_up} <= {e.chunk.city for e in sentences.evidence}

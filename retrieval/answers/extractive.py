@@ -60,6 +60,9 @@ class Answer:
     found: bool
     evidence: tuple[Evidence, ...]
     outcome: SearchOutcome
+    # across cities: each city's next best sentences of its best passages, for a caller that
+    # tests each (which cities did X) rather than take the first
+    runners_up: tuple[Evidence, ...] = ()
 
 
 def best_dense_score(outcome: SearchOutcome, top: int = 5) -> float:
@@ -225,7 +228,10 @@ def answer(outcome: SearchOutcome, idf_of: IdfLookup, known_cities: set[str], co
     stating = {city: e for city, e in best.items() if any(v in e.text for v in named)}
     chosen = list((stating or best).items())[: config.max_lines]
     lines = [f"{city}：{_marked(e)} [{i}]" for i, (city, e) in enumerate(chosen, start=1)]
-    return Answer(outcome.query, "\n".join(lines), True, tuple(e for _, e in chosen), outcome)
+    runners_up = tuple(e for city, _ in chosen
+                       for _, e in _ranked_evidence(question, per_city[city][:3], idf, focus, wants_value, similarity)[:3]
+                       if e.span != best[city].span)
+    return Answer(outcome.query, "\n".join(lines), True, tuple(e for _, e in chosen), outcome, runners_up)
 
 
 def _named_values(question: str) -> list[str]:

@@ -545,12 +545,16 @@ def _cities_from_sentences(answer: Answer | None, facts: list[Fact], documents: 
                            cities, named, core: list[tuple[str, ...]], weights: Sequence[float], view: SearchView,
                            must_say: Sequence[re.Pattern] = ()) -> TypedAnswer:
     """Which cities did something with no figure to test: the cities of achieved facts whose
-    words fit the question, and of quoted sentences that hold most of what it asks and lie
+    words fit the question, and of quoted sentences (a city's best, or failing it one of the
+    next best of its best passages) that hold most of what it asks and lie
     in a part of their report that tells results, not plans, and that say what the question
     requires of them (`_what_a_sentence_must_say`)."""
-    quoted = [e for e in (answer.evidence if answer else ()) if e.chunk.city and (not cities or e.chunk.city in cities)
-              and tells_results(e.chunk, documents.get(e.chunk.doc_id))
-              and _share(core, e.chunk.context(), weights) >= 0.5 and all(p.search(e.text) for p in must_say)]
+    first: dict[str, Evidence] = {}  # each city's first sentence that passes, its best one or a runner-up
+    for e in (answer.evidence + answer.runners_up) if answer else ():
+        if e.chunk.city and (not cities or e.chunk.city in cities) and tells_results(e.chunk, documents.get(e.chunk.doc_id)) \
+                and _share(core, e.chunk.context(), weights) >= 0.5 and all(p.search(e.text) for p in must_say):
+            first.setdefault(e.chunk.city, e)
+    quoted = list(first.values())
     facts = [f for f in facts if (not cities or f.city in cities) and all(p.search(f.text) for p in must_say)]
     found = tuple(dict.fromkeys([f.city for f in facts] + [e.chunk.city for e in quoted]))
     if not found:
