@@ -285,8 +285,9 @@ def test_words_of_asking_say_nothing_of_what_is_asked():
 
 
 def test_already_and_about_ask_nothing_of_their_own():
-    # 已经 says the kind asked (done), 相关 and 方面 say nothing: none is a unit of the question
-    assert core_of("哪些城市已经在辐射方面取得了相关成果?") == [("取得",), ("成果",), ("辐射",)]
+    # 已经, 取得 and 成果 say the kind asked (done), 提到, 相关 and 方面 say nothing: none is a unit of the question
+    assert core_of("哪些城市已经在辐射方面取得了相关成果?") == [("辐射",)]
+    assert core_of("哪些城市的报告提到已有水体稳定保持Ⅱ类水质?") == core_of("哪些城市有水体稳定保持Ⅱ类水质?")
 
 
 def test_a_question_setting_plans_aside_asks_nothing_of_planning():

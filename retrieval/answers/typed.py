@@ -29,7 +29,7 @@ _normal = lru_cache(maxsize=32768)(normalize_text)
 NOT_FOUND_REASONS = ("no_city", "other_years", "no_indicator", "off_topic")
 # Words of asking, comparing and planning, which say what kind of answer is wanted, not what about.
 _QUESTION_NOISE = re.compile(
-    r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作|已经|相关|方面"
+    r"多少|是多少|几|哪些|哪个|什么|如何|怎么|怎样|情况|数据|年|的|了|吗|呢|是|有|为|在|达到|实现|完成|报告|工作|已经|已|相关|方面|提到|提及|取得|成果|成效"
     r"|降到|降至|提高到|提升到|升到|要|计划|目标|预计|打算|安排|具体|针对|多大|一共|总共|共|各市|各地|各城市|对比|比较|列个|一下|分别|数量"
     rf"|{AGAINST_LAST_YEAR}|增长|下降|提高|降低|增加|减少|上升|改善|城市|哪些|哪几个")
 
