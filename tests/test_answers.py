@@ -447,3 +447,9 @@ def test_which_cities_did_something_reads_more_than_each_city_s_first_sentence(f
     quoted = {e.span for e in sentences.evidence}
     assert sentences.runners_up and not quoted & {e.span for e in sentences.runners_up}
     assert {e.chunk.city for e in sentences.runners_up} <= {e.chunk.city for e in sentences.evidence}
+
+
+@pytest.mark.parametrize("question", ["绍兴涂装行业VOCs治理方式", "厦门海漂垃圾的治理模式?"])
+def test_a_question_ending_in_a_way_of_doing_asks_for_a_description(fake_engine, question):
+    intent = read_intent(fake_engine.analyzer.analyze(question), fake_engine.vocabulary)
+    assert intent.asks_how and intent.kind == "passage"

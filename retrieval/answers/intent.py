@@ -30,6 +30,7 @@ _QUANTITY = re.compile(
     r"total|figure|level|investment|fines?\b|capacity|population|gdp", re.I)
 _DESCRIPTIVE = re.compile(
     r"如何|怎样|怎么|哪些措施|什么措施|哪些举措|什么举措|做法|经验|为什么|为何|意义|内容是什么|机制|是怎样"
+    r"|(?:方式|方法|路径|模式|手段|思路)\W*$"  # a question that ends naming a way of doing (涂装行业VOCs治理方式)
     r"|\bhow (?:did|does|do|is|are|was|were|has|have|will|can|could|should)\b"
     r"|what (?:[\w-]+ ){0,3}?(?:measures|steps|actions|approach(?:es)?|mechanisms?|methods|ways)\b"
     r"|\bwhat (?:does|did|do|has|have|will)\b.{0,60}\bdo(?:ing|ne)?\b|\bwhat (?:is|are|was|were) \S+ planning (?:for|to do)\b"
