@@ -108,6 +108,8 @@ def test_question_kinds():
     assert intent("温州环境信访量比前一年少了多少?").measure == "change"
     assert intent("What safe-use rate does each city report or target?").wants is None  # both kinds
     assert intent("嘉兴饮用水水源地水质达标率(含目标)").wants is None
+    assert intent("How many low-carbon pilot townships does each city have or aim for?").wants is None
+    assert intent("各市低碳试点乡镇有多少个,或者计划创建多少个?").wants is None
     assert intent("温州去年环境信访总量降了多少?").measure == "change"
     assert intent("What city-wide good-air rate did Jiaxing set as its goal?").kind == "value"  # city-wide: no which-city
     assert intent("What is Ganzhou planning for clean water work in 2023?").kind == "passage"

@@ -39,9 +39,10 @@ _WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一�
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
 # "report or target", 实际和目标: both kinds asked, results beside plans
-_BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned)\b"
+_BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned"
+                         r"|aims? (?:for|at|to)|intends? to)\b"
                          r"|\b(?:targets?|goals?|plans?)\s+(?:or|and|vs\.?|versus)\s+(?:the\s+)?(?:actual|achieved|results?|reported)\b"
-                         r"|(?<![涉参])[和与及或含](?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
+                         r"|(?<![涉参])(?:[和与及含]|或者?)(?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
 AGAINST_LAST_YEAR = r"同比|[较比跟和与](?:上|去|上一|前一)年|相比(?:上|去|上一|前一)年"  # not 前年: two years back
 _CHANGE = re.compile(r"提高了?多少|提升了?多少|下?降了?多少|降低了?多少|增长了?多少|增加了?多少|减少了?多少|上?涨了?多少|上?升了?多少|多少个百分点"
                      rf"|{AGAINST_LAST_YEAR}|变化|升幅|降幅|增幅|涨幅"
