@@ -109,6 +109,7 @@ def test_question_kinds():
     assert intent("What safe-use rate does each city report or target?").wants is None  # both kinds
     assert intent("嘉兴饮用水水源地水质达标率(含目标)").wants is None
     assert intent("How many low-carbon pilot townships does each city have or aim for?").wants is None
+    assert intent("Compare the drinking-water source compliance rates reported or targeted by each city.").wants is None
     assert intent("各市低碳试点乡镇有多少个,或者计划创建多少个?").wants is None
     assert intent("温州去年环境信访总量降了多少?").measure == "change"
     assert intent("What city-wide good-air rate did Jiaxing set as its goal?").kind == "value"  # city-wide: no which-city
@@ -292,13 +293,14 @@ def test_already_and_about_ask_nothing_of_their_own():
     assert core_of("哪些城市的报告提到已有水体稳定保持Ⅱ类水质?") == core_of("哪些城市有水体稳定保持Ⅱ类水质?")
 
 
-def test_a_question_setting_plans_aside_asks_nothing_of_planning():
+def test_a_question_setting_plans_aside_asks_nothing_of_planning_but_an_occasion_is_a_term():
     from retrieval.search.query import QueryAnalyzer
     from retrieval.text.tokenize import Tokenizer
 
     analyze = QueryAnalyzer(Tokenizer()).analyze
     assert not any("规划" in g for g in analyze("Which cities built zero-waste cells, rather than just planning them?").glossary)
     assert any("规划" in g for g in analyze("Which cities finished their spatial planning?").glossary)
+    assert any("疫情" in g for g in analyze("Which city handled COVID-era medical waste?").glossary)  # the occasion asked
 
 
 def test_a_figure_qualified_as_the_question_does_not_ask_is_the_lesser_fit():

@@ -39,7 +39,7 @@ _WHAT_THING = re.compile(r"什么(?!时候|时间)|何种|哪种|哪类|哪一�
 _ACHIEVED = re.compile(r"实现|达成|完成了|取得|实际|做到|achiev|actual|reached|attained|recorded|result|did .* (?:reach|have)",
                        re.I)
 # "report or target", 实际和目标: both kinds asked, results beside plans
-_BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|goals?|plans?|planned"
+_BOTH_KINDS = re.compile(r"\b(?:or|and|vs\.?|versus|as well as)\s+(?:the\s+|its\s+|their\s+)?(?:targets?|targeted|goals?|plans?|planned"
                          r"|aims? (?:for|at|to)|intends? to)\b"
                          r"|\b(?:targets?|goals?|plans?)\s+(?:or|and|vs\.?|versus)\s+(?:the\s+)?(?:actual|achieved|results?|reported)\b"
                          r"|(?<![涉参])(?:[和与及含]|或者?)(?:目标|计划)|(?:包括|包含)(?:目标|计划)|(?:目标|计划)[和与及或](?:实际|完成|结果)", re.I)
