@@ -156,9 +156,14 @@ class QueryAnalyzer:
         terms = []
         phrases = self._glossary_spans(text)
         for m in default_vocabulary(self.vocabulary_path).mentioned(text):
+            around = [zh for s, e, zh in phrases if s <= m.start and m.end <= e and e - s > m.end - m.start]
+            # a longer glossary phrase around the name says more of it: which of the indicator's
+            # names is meant ("volatile organic compound": 挥发性有机物, not every pollutant of
+            # emission_reduction), or else what it adds to them ("sea outfalls": 入海排口)
+            if any(set(zh.split()) & set(m.indicator.zh) for zh in around):
+                continue
             terms.append(" ".join(m.indicator.zh))
-            # a longer glossary phrase around the name says more of it ("sea outfalls": 入海排口)
-            if not any(s <= m.start and m.end <= e and e - s > m.end - m.start for s, e in phrases):
+            if not around:
                 text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
         return terms, text
 
@@ -203,10 +208,12 @@ class QueryAnalyzer:
         return sorted(((common, re.compile(r"(?<![a-z])" + pattern + r"(?![a-z])"), zh)
                        for common, (pattern, zh) in forms.items()), key=lambda e: -len(e[0]))
 
-    def _glossary_spans(self, text: str) -> list[tuple[int, int]]:
-        """Where glossary phrases occur in a lower-case text (hyphens kept: a hyphen and a space are one character)."""
+    def _glossary_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Where glossary phrases occur in a lower-case text (hyphens kept: a hyphen and a space are
+        one character), with their Chinese terms."""
         lowered = _unhyphenated(text)
-        return [m.span() for phrase, pattern, _ in self._glossary if phrase in lowered for m in pattern.finditer(lowered)]
+        return [(*m.span(), zh) for phrase, pattern, zh in self._glossary if phrase in lowered
+                for m in pattern.finditer(lowered)]
 
     def glossary_terms(self, text: str) -> list[str]:
         lowered, terms = _unhyphenated(text.lower()), []
