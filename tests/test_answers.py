@@ -457,3 +457,9 @@ def test_which_cities_did_something_reads_more_than_each_city_s_first_sentence(f
 def test_a_question_ending_in_a_way_of_doing_asks_for_a_description(fake_engine, question):
     intent = read_intent(fake_engine.analyzer.analyze(question), fake_engine.vocabulary)
     assert intent.asks_how and intent.kind == "passage"
+
+
+def test_asking_how_of_a_city_in_none_of_the_domain_s_words_is_off_topic(fake_engine):
+    zongzi = fake_engine.ask("How do I make Jiaxing-style zongzi at home?")
+    assert zongzi.kind == "not_found" and zongzi.not_found.reason == "off_topic"
+    assert fake_engine.ask("What new approaches did Wenzhou try for corporate compliance supervision?").kind == "passage"

@@ -172,7 +172,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
         and intent.measure != "change"
     from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
         if by_sentences else []
-    if analysis.language == "en" and not matching and not (scope and intent.asks_how) and not _says_domain_terms(analysis):
+    if analysis.language == "en" and not matching and not _says_domain_terms(analysis):
         return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching and scope:
         return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
