@@ -463,3 +463,11 @@ def test_asking_how_of_a_city_in_none_of_the_domain_s_words_is_off_topic(fake_en
     zongzi = fake_engine.ask("How do I make Jiaxing-style zongzi at home?")
     assert zongzi.kind == "not_found" and zongzi.not_found.reason == "off_topic"
     assert fake_engine.ask("What new approaches did Wenzhou try for corporate compliance supervision?").kind == "passage"
+
+
+def test_a_which_city_question_about_first_place_needs_a_sentence_saying_first():
+    from retrieval.answers.typed import _what_a_sentence_must_say
+
+    (first,) = _what_a_sentence_must_say("Which cities say public satisfaction ranks first in their province?")
+    assert first.search("公众对生态环境质量满意度保持全省第一") and not first.search("公众满意度全省排名较2018年均前移了2位")
+    assert not _what_a_sentence_must_say("哪些城市建成了第一批无废细胞?")  # 第一批: the first batch, no place

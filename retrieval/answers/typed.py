@@ -44,13 +44,16 @@ _ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝
 _SAYS_ABSENCE = re.compile(r"(?:未|没有|零|不|无)[“”\"]?(?:发生|出现)|杜绝|无.{0,6}(?:事件|事故)")
 _NATIONAL = (re.compile(r"全国|nationwide|\bnational[- ]level|at (?:the )?national level", re.I), re.compile(r"全国|国家级"))
 _PROVINCIAL = (re.compile(r"全省|省级|province-wide|\bprovincial[- ]level|at (?:the )?provincial level", re.I), re.compile(r"全省|省级"))
+_FIRST_PLACE = (re.compile(r"第一(?!批|次|个|家|轮)|首位|榜首|\branks? first\b|\branked first\b|\bnumber one\b|\btop spot\b", re.I),
+                re.compile(r"第一(?!批|次|个|家|轮)|首位|榜首"))
 
 
 def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
     """What a which-city question requires in so many words: a question about something that
     did not happen (未发生突发环境事件) needs a sentence that says so, not one about handling
-    it; one about a national honour, a sentence that says 全国 (a provincial contest is another)."""
-    asked = [(_ASKS_ABSENCE, _SAYS_ABSENCE), _NATIONAL, _PROVINCIAL]
+    it; one about a national honour, a sentence that says 全国 (a provincial contest is another);
+    one about first place, a sentence that says 第一 (排名前移了2位 is a climb, not the top)."""
+    asked = [(_ASKS_ABSENCE, _SAYS_ABSENCE), _NATIONAL, _PROVINCIAL, _FIRST_PLACE]
     return tuple(says for asks, says in asked if asks.search(question))
 
 
