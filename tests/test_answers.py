@@ -471,3 +471,11 @@ def test_a_which_city_question_about_first_place_needs_a_sentence_saying_first()
     (first,) = _what_a_sentence_must_say("Which cities say public satisfaction ranks first in their province?")
     assert first.search("公众对生态环境质量满意度保持全省第一") and not first.search("公众满意度全省排名较2018年均前移了2位")
     assert not _what_a_sentence_must_say("哪些城市建成了第一批无废细胞?")  # 第一批: the first batch, no place
+
+
+def test_which_cities_rank_in_the_top_places_tests_their_ranks(fake_engine):
+    intent = read_intent(fake_engine.analyzer.analyze("行政处罚案件数排进全省前两名的是哪几个市"), fake_engine.vocabulary)
+    assert (intent.measure, intent.condition.comparator, intent.condition.number) == ("rank", "<=", 2.0)
+    a = fake_engine.ask("环保行政处罚案件数排进全省前两名的是哪几个市")
+    assert set(a.cities) == {"温州", "嘉兴"}  # 797件, 全省第一; 1436件、罚款1.33亿元, 均列全省第2位
+    assert all(f.measure == "rank" and f.number <= 2 for f in a.facts)

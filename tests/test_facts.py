@@ -80,6 +80,8 @@ def test_jiaxing_single_line_report(seed_documents):
     assert target.kind == "target"
     (fine,) = find(facts, "1.33亿元")
     assert fine.indicator == "fines" and fine.number == 1.33 and fine.unit == "亿元"
+    # 查办环境违法案件1436件、罚款1.33亿元,均列全省第2位: the rank of both figures
+    assert {f.indicator for f in find(facts, "全省第2位", "1436件")} == {"penalty_cases", "fines"}
 
 
 def test_ganzhou_paired_lists(seed_documents):

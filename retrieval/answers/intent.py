@@ -53,6 +53,7 @@ _CHANGE = re.compile(r"提高了?多少|提升了?多少|下?降了?多少|降�
                      r"|increase in|decrease in|improvement in", re.I)
 _COMPARED = re.compile(rf"{AGAINST_LAST_YEAR}|改善|year[- ]on[- ]year|than (?:the )?(?:year|previous)"
                        r"|(?:with|to) (?:the )?(?:previous|last|prior|preceding) year|(?:the|a) year (?:before|earlier)", re.I)
+_TOP_PLACES = re.compile(r"前([一二两三四五六七八九十]|\d+)(?:名|位)|\btop (one|two|three|four|five|\d+)\b", re.I)
 _RANK = re.compile(r"排名|(?<!连续)第几|名次|排第|rank|place(?:d)? in the province|position", re.I)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％|percent|per cent|个百分点|μg/m3|ug/m3|微克/立方米|微克|micrograms?)")
 _AT_LEAST = re.compile(r"以上|及以上|不低于|不少于|(?<!不)超过|at least|or more|or above|above|over|more than|exceed|no less", re.I)
@@ -141,6 +142,9 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
     condition = _condition(text)
     if condition and condition.unit == "个百分点":
         measure = "change"  # 提高5个百分点以上: a change, not a level
+    top = _TOP_PLACES.search(text)
+    if top and not condition:
+        measure, condition = "rank", Condition("<=", float(_places(top)), "名")  # 排进全省前两名: ranked 1 or 2
     return Intent(kind, analysis.language, indicators, analysis.cities, analysis.years, wants, measure, condition,
                   _scope(text), asks_quantity, unit, water_classes(text),
                   times_of_day(text), _superlative(text), direction_of(text), asks_how)
@@ -350,6 +354,11 @@ def _threshold(text: str) -> Condition | None:
         unit = next((base for word, base in _EN_BASE_UNITS.items() if unit_word.startswith(word)), "count")
         return Condition(">=" if m.group("ge") else "<=", number, unit)
     return None
+
+
+def _places(top: re.Match) -> int:
+    written = (top.group(1) or top.group(2)).lower()
+    return _WORD_NUMBERS.get(written) or int(parse_number(written.replace("两", "二")) or 0)
 
 
 def _condition(text: str) -> Condition | None:

@@ -514,6 +514,9 @@ def _cities_answer(intent: Intent, facts: list[Fact], done, refused, cities, nam
     meets = [f for f in facts if f.measure == "level"
              and (condition is None or condition.met_by(f.number, f.number_max, canonical_unit(f.unit)))]
     achieved = [f for f in meets if f.kind == "achieved" and (not cities or f.city in cities)]
+    if intent.measure == "rank":  # which cities rank in the top two: their ranks, tested
+        achieved = [f for f in facts if f.measure == "rank" and f.kind == "achieved" and (not cities or f.city in cities)
+                    and (condition is None or condition.met_by(f.number))]
     if intent.measure == "change":  # which cities improved: a change in the direction asked
         achieved = [f for f in facts if f.measure == "change" and f.kind == "achieved" and (not cities or f.city in cities)
                     and (intent.direction is None or direction_of(f.change or f.text) == intent.direction)

@@ -45,7 +45,7 @@ _HEAD = re.compile(r"(?:水质|空气质量|空气)?(?:达标率|优良率|优�
                    r"达标|优良)$")
 
 
-EXTRACTOR_VERSION = 11  # raise when extraction changes what it finds: stored facts are then rebuilt
+EXTRACTOR_VERSION = 12  # raise when extraction changes what it finds: stored facts are then rebuilt
 
 
 @dataclass(frozen=True)
@@ -350,17 +350,33 @@ def _rank_facts(doc, section, span, sentence, clauses, figures, vocabulary, sect
         earlier = [f for f in figures if f.value_span.end <= span.start + r.start]
         # 综合指数2.34、同比改善10.3%,在全国排名第3: a rank that names nothing is the figure's before it
         ranked = before[-1] if before else earlier[-1] if earlier and len(_CJK.findall(lead)) < 2 else None
-        lead = ranked.indicator_text if ranked else lead
+        # 查办环境违法案件1436件、罚款1.33亿元,均列全省第2位: the rank of each figure listed before 均
+        shared = _listed_before(figures, span, clauses, clause) if _EACH_RANKED.search(sentence[clause.start : r.start]) else []
         digits = re.search(r"\d+|[一二三四五六七八九十]+", r.text)
         number = parse_number(digits.group(0)) if digits else None
-        out.append(Fact(
-            doc_id=doc.doc_id, path=doc.path, city=doc.city,
-            year=_year_of(sentence, r.start, section.year, doc.years),
-            indicator=ranked.indicator if ranked else vocabulary.canonical(lead, "", "rank"), indicator_text=lead, value=r.text, number=number,
-            number_max=None, unit="", comparator="=", kind="target" if section_is_plan else "achieved",
-            measure="rank", scope="", rank=r.text, change=None, sentence=span,
-            value_span=Span(span.start + r.start, span.start + r.end), text=sentence,
-            heading_path=section.heading_path))
+        for named in shared or [ranked]:
+            out.append(Fact(
+                doc_id=doc.doc_id, path=doc.path, city=doc.city,
+                year=_year_of(sentence, r.start, section.year, doc.years),
+                indicator=named.indicator if named else vocabulary.canonical(lead, "", "rank"),
+                indicator_text=named.indicator_text if named else lead, value=r.text, number=number,
+                number_max=None, unit="", comparator="=", kind="target" if section_is_plan else "achieved",
+                measure="rank", scope="", rank=r.text, change=None, sentence=span,
+                value_span=Span(span.start + r.start, span.start + r.end), text=sentence,
+                heading_path=section.heading_path))
     return out
+
+
+_EACH_RANKED = re.compile(r"^\s*均\s*(?:位居|位列|排名|居|列|排)?\s*(?:全省|全国)?\s*$")
+
+
+def _listed_before(figures: list[Fact], span: Span, clauses: list, clause) -> list[Fact]:
+    """The levels of the clause before one that opens with 均 (…1436件、罚款1.33亿元,均列全省第2位)."""
+    i = clauses.index(clause)
+    if i == 0:
+        return []
+    previous = clauses[i - 1]
+    return [f for f in figures if f.measure == "level"
+            and span.start + previous.start <= f.value_span.start < span.start + previous.end]
 
 
