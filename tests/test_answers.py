@@ -479,3 +479,10 @@ def test_which_cities_rank_in_the_top_places_tests_their_ranks(fake_engine):
     a = fake_engine.ask("环保行政处罚案件数排进全省前两名的是哪几个市")
     assert set(a.cities) == {"温州", "嘉兴"}  # 797件, 全省第一; 1436件、罚款1.33亿元, 均列全省第2位
     assert all(f.measure == "rank" and f.number <= 2 for f in a.facts)
+
+
+def test_low_or_zero_carbon_written_as_one_term_is_either():
+    from retrieval.answers.typed import _share
+
+    core = core_of("哪些城市创成了低碳试点乡镇?")
+    assert _share(core, "全市创成13个省级低(零)碳试点乡镇(街道)") == 1.0
