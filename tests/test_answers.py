@@ -301,6 +301,8 @@ def test_a_question_setting_plans_aside_asks_nothing_of_planning_but_an_occasion
     assert not any("规划" in g for g in analyze("Which cities built zero-waste cells, rather than just planning them?").glossary)
     assert any("规划" in g for g in analyze("Which cities finished their spatial planning?").glossary)
     assert any("疫情" in g for g in analyze("Which city handled COVID-era medical waste?").glossary)  # the occasion asked
+    assert any("海漂垃圾" in g for g in analyze("How did Xiamen deal with rubbish floating in its sea area?").glossary)
+    assert any("应急" in g for g in analyze("How did Xiamen improve its emergency response?").glossary)
 
 
 def test_a_figure_qualified_as_the_question_does_not_ask_is_the_lesser_fit():
