@@ -24,8 +24,9 @@ from retrieval.facts.numbers import base_quantity, mentions
 # dev: written by a helper, studied while building; seen, seen2, seen3, heldout, heldout2, heldout3,
 # heldout4, heldout5, heldout6, heldout7: helpers' held-out sets, each measured unseen, then studied;
 # heldout8 to heldout12: written by helpers who saw neither code nor output (refusals included),
-# each measured once, then studied; heldout13: likewise, measured once on session 23's final code
-# and not studied; unanswerable: refusals.
+# each measured once, then studied; heldout13 and heldout14: likewise, each measured once on session
+# 23's final code, then studied in session 24; heldout15: measured once on session 24's final code
+# (and on its starting code), not studied; unanswerable: refusals.
 SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "seen2": "eval/answers/seen2.jsonl",
         "seen3": "eval/answers/seen3.jsonl", "heldout": "eval/answers/heldout.jsonl",
         "heldout2": "eval/answers/heldout2.jsonl", "heldout3": "eval/answers/heldout3.jsonl",
@@ -34,6 +35,7 @@ SETS = {"dev": "eval/answers/dev.jsonl", "seen": "eval/answers/seen.jsonl", "see
         "heldout8": "eval/answers/heldout8.jsonl", "heldout9": "eval/answers/heldout9.jsonl",
         "heldout10": "eval/answers/heldout10.jsonl", "heldout11": "eval/answers/heldout11.jsonl",
         "heldout12": "eval/answers/heldout12.jsonl", "heldout13": "eval/answers/heldout13.jsonl",
+        "heldout14": "eval/answers/heldout14.jsonl", "heldout15": "eval/answers/heldout15.jsonl",
         "unanswerable": "eval/answers/unanswerable.jsonl"}
 METHODS = ("typed", "sentence-picking")
 
@@ -291,7 +293,7 @@ def extraction_scores(engine: Engine) -> dict:
     return out
 
 
-def chart(methods: dict, out: Path, slices: tuple[str, ...] = ("heldout13", "all")) -> None:
+def chart(methods: dict, out: Path, slices: tuple[str, ...] = ("heldout15", "all")) -> None:
     """The headline metrics of both methods: on the held-out questions, and on all of them."""
     import matplotlib
 
