@@ -176,7 +176,7 @@ def typed_answer(outcome: SearchOutcome, view: SearchView, vocabulary: Vocabular
     from_facts = [f for f in matching if f.kind == "achieved" and _share(core, f.indicator_text + f.value, weights) >= 0.5] \
         if by_sentences else []
     if analysis.language == "en" and not matching and not _says_domain_terms(analysis):
-        return refused("off_topic")  # English with none of the domain's terms, asking of a city no more than how it works
+        return refused("off_topic")  # English with none of the domain's terms, even asking how of a city (zongzi)
     if intent.kind == "value" and intent.unit and intent.unit != "count" and not matching and scope:
         return refused("no_indicator", cities=scope, indicator=named)  # 多少辆: no figure counted so
     if intent.kind == "passage" or by_sentences or (not matching and not intent.indicators):
