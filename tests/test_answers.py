@@ -311,11 +311,11 @@ def test_a_figure_qualified_as_the_question_does_not_ask_is_the_lesser_fit():
     def fact(indicator_text):
         return SimpleNamespace(indicator="complaints_handled", indicator_text=indicator_text)
 
-    intent = SimpleNamespace(indicators=(SimpleNamespace(indicator_id="complaints_handled", zh=("投诉", "信访")),))
+    names = ("投诉", "信访")  # the indicator's names in the vocabulary
     complaints = core_of("厦门投诉同比下降多少")
-    assert _plain(fact("投诉总量"), intent, complaints)  # 总量 measures, it does not qualify
-    assert not _plain(fact("重复投诉"), intent, complaints)
-    assert _plain(fact("重复投诉"), intent, core_of("厦门重复投诉同比下降多少"))
+    assert _plain(fact("投诉总量"), names, complaints)  # 总量 measures, it does not qualify
+    assert not _plain(fact("重复投诉"), names, complaints)
+    assert _plain(fact("重复投诉"), names, core_of("厦门重复投诉同比下降多少"))
 
 
 def test_words_either_side_of_or_are_alternatives():

@@ -348,17 +348,21 @@ def _threshold(text: str) -> Condition | None:
         unit_word = (m.group("unit") or "").lower()
         if not unit_word and _NOT_COUNTED.match(text, m.end()):
             continue
-        written = m.group("n").lower()
-        number = float(_WORD_NUMBERS[written]) if written in _WORD_NUMBERS else parse_number(written)
+        number = _written_number(m.group("n"))
         number *= _EN_SCALES.get((m.group("scale") or "").lower(), 1.0)
         unit = next((base for word, base in _EN_BASE_UNITS.items() if unit_word.startswith(word)), "count")
         return Condition(">=" if m.group("ge") else "<=", number, unit)
     return None
 
 
+def _written_number(written: str) -> float | None:
+    """A number written in English words, in digits or in Chinese (two, 2, 两)."""
+    written = written.lower()
+    return float(_WORD_NUMBERS[written]) if written in _WORD_NUMBERS else parse_number(written)
+
+
 def _places(top: re.Match) -> int:
-    written = (top.group(1) or top.group(2)).lower()
-    return _WORD_NUMBERS.get(written) or int(parse_number(written.replace("两", "二")) or 0)
+    return int(_written_number(top.group(1) or top.group(2)) or 0)
 
 
 def _condition(text: str) -> Condition | None:

@@ -15,7 +15,7 @@ import numpy as np
 from retrieval.answers.extractive import Answer, Evidence
 from retrieval.answers.intent import AGAINST_LAST_YEAR, Intent, contradicts, direction_of, read_intent, unit_fits
 from retrieval.backends.base import Filters, SearchView
-from retrieval.facts.extraction import SCOPES, tells_results
+from retrieval.facts.extraction import SCOPE, tells_results
 from retrieval.facts.model import Fact
 from retrieval.facts.numbers import canonical_unit, mentions
 from retrieval.facts.vocabulary import Indicator, Vocabulary
@@ -36,16 +36,16 @@ _QUESTION_NOISE = re.compile(
 _BUREAU_NAME = r"(?:生态)?环境(?:保护)?局"  # the report's author: see _domain_phrases
 _BUREAU = re.compile(rf"{_BUREAU_NAME}$")
 _CHINESE_TERM = re.compile(r"[\u4e00-\u9fff]{2,}")
-_SCOPE = re.compile("|".join(map(re.escape, SCOPES)))
 _MEASURING = frozenset({"率", "比例", "比率", "占比", "数量", "总量", "水平", "目标", "指数", "金额", "数", "量", "情况", "同比"})
+_MEASURING_WORD = re.compile("|".join(sorted(_MEASURING, key=len, reverse=True)))
 # something that did not happen, asked and said: an event's negation, not 无 of 无废城市 or
 # 无人机, 零 of 零容忍, 未 of 未来, zero of zero-waste
 _ASKS_ABSENCE = re.compile(r"(?:未|没有?|零|不|无)(?:发生|出现)|杜绝|\bwithout\b|\bnever\b|\bno\b(?!-)", re.I)
 _SAYS_ABSENCE = re.compile(r"(?:未|没有|零|不|无)[“”\"]?(?:发生|出现)|杜绝|无.{0,6}(?:事件|事故)")
 _NATIONAL = (re.compile(r"全国|nationwide|\bnational[- ]level|at (?:the )?national level", re.I), re.compile(r"全国|国家级"))
 _PROVINCIAL = (re.compile(r"全省|省级|province-wide|\bprovincial[- ]level|at (?:the )?provincial level", re.I), re.compile(r"全省|省级"))
-_FIRST_PLACE = (re.compile(r"第一(?!批|次|个|家|轮)|首位|榜首|\branks? first\b|\branked first\b|\bnumber one\b|\btop spot\b", re.I),
-                re.compile(r"第一(?!批|次|个|家|轮)|首位|榜首"))
+_FIRST = r"第一(?!批|次|个|家|轮)|首位|榜首"  # first place, not the first batch or the first one
+_FIRST_PLACE = (re.compile(_FIRST + r"|\branks? first\b|\branked first\b|\bnumber one\b|\btop spot\b", re.I), re.compile(_FIRST))
 
 
 def _what_a_sentence_must_say(question: str) -> tuple[re.Pattern, ...]:
@@ -423,6 +423,7 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
     cosines = relevance(facts) if relevance and facts else np.zeros(len(facts))
     first = intent.indicators[0].indicator_id if intent.indicators else None
     named = {i.indicator_id for i in intent.indicators}
+    names = {i.indicator_id: sorted({_normal(z) for z in i.zh}, key=len, reverse=True) for i in intent.indicators}
     out = {}
     for f, cosine in zip(facts, cosines):
         words = _share(core, f.indicator_text + f.value, weights) if core else 0.0
@@ -430,7 +431,7 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
         context = _share(core, (f.heading_path[-1] if f.heading_path else "") + f.text, weights) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
         # a qualifier the question does not ask (重复投诉 to 投诉) counts against, as half its words would
-        plain = intent.language == "en" or _plain(f, intent, core)
+        plain = intent.language == "en" or _plain(f, names.get(f.indicator, ()), core)
         score = words + 0.5 * context + float(cosine) + bonus - (0 if plain else 0.5)
         # rounded to hundredths: scores that close (a cosine's last digits) tell two sentences
         # apart no better than chance, and a tie goes to the figure the report states first
@@ -438,16 +439,15 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
     return out
 
 
-def _plain(f: Fact, intent: Intent, core: list[tuple[str, ...]]) -> bool:
+def _plain(f: Fact, names: Sequence[str], core: list[tuple[str, ...]]) -> bool:
     """Whether a fact's indicator text is the indicator itself, or qualified only as the question
-    asks: what is left of it without its vocabulary name, scope and words of measuring (投诉总量:
+    asks: what is left of it without its vocabulary names (`names`, longest first), scope and words of measuring (投诉总量:
     nothing; 重复投诉: 重复) holds something of the question in every word. Chinese questions
     only: an English question's core holds the glossary's terms, not all it says (散乱污)."""
     text = _normal(f.indicator_text)
-    for name in sorted((_normal(s) for i in intent.indicators if i.indicator_id == f.indicator for s in i.zh),
-                       key=len, reverse=True):
+    for name in names:  # longest first
         text = text.replace(name, " ")
-    text = re.sub("|".join(sorted(_MEASURING, key=len, reverse=True)), " ", _SCOPE.sub(" ", text))
+    text = _MEASURING_WORD.sub(" ", SCOPE.sub(" ", text))
     return all(any(a in run for unit in core for a in unit) for run in _CHINESE_TERM.findall(text))
 
 

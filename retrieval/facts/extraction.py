@@ -31,10 +31,10 @@ _CLAUSE_BREAK = re.compile(r"[，,；;：:。！？!?]|\s{2,}")
 _LIST_JOIN = re.compile(r"、|及(?!以上)|和|与|以及")
 SCOPES = ("县级及以上城市", "县级以上城市", "设区城市", "市中心城区", "中心城区", "主城区", "市区", "全市", "市本级",
           "各县(市、区)", "各县（市、区）", "县级城市", "县城")
-_SCOPE = re.compile("|".join(re.escape(s) for s in SCOPES))
+SCOPE = re.compile("|".join(re.escape(s) for s in SCOPES))  # any scope a report states
 _LEAD_NOISE = re.compile(
     r"^(?:(?:19|20)\d\d\s*年(?:度)?|全年|今年|去年|其中|同时|目前|截至目前|此外|另外|并且?|且|以及|和|及|共计?|总计|全面|"
-    r"首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + _SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
+    r"首次|已|均|分别|对|把|将|使|让|还|又|也|力争|确保|争取|预计|继续|新增|推动|推进|实现|" + SCOPE.pattern + r"|[、“”\"'《》()（）\s])+")
 _LEAD_TAIL = re.compile(
     r"(?:分别为|分别达|分别是|均为|均达到?|均保持|保持在|稳定在|维持在|提升至|提高至|提高到|上升至|升至|下降至|降至|降低至|"
     r"减少至|增加至|增长至|控制在|达到了|达到|达|为|是|保持|实现|完成|突破|超过|超|不低于|不少于|不超过|低于|高于|约|近|"
@@ -116,7 +116,7 @@ def _clean(lead: str) -> str:
 
 
 def _scope_in(text: str) -> str:
-    found = list(_SCOPE.finditer(text))
+    found = list(SCOPE.finditer(text))
     return found[-1].group(0) if found else ""
 
 
@@ -156,10 +156,10 @@ def _paired(lead: str, n: int) -> list[tuple[str, str]] | None:
     if len(items) != n or n < 2:
         return None
     last = items[-1]
-    scope_at = _SCOPE.match(last)
-    if all(_SCOPE.match(i) for i in items[:-1]) and scope_at:
+    scope_at = SCOPE.match(last)
+    if all(SCOPE.match(i) for i in items[:-1]) and scope_at:
         shared = _clean(last[scope_at.end() :])
-        return [(_SCOPE.match(i).group(0), shared) for i in items[:-1]] + [(scope_at.group(0), shared)]
+        return [(SCOPE.match(i).group(0), shared) for i in items[:-1]] + [(scope_at.group(0), shared)]
     head = _HEAD.search(_clean(last))
     shared = head.group(0) if head else ""
     return [("", _clean(i) + (shared if shared and not i.endswith(shared) else "")) for i in items[:-1]] + \
