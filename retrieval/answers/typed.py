@@ -431,7 +431,7 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
         context = _share(core, (f.heading_path[-1] if f.heading_path else "") + f.text, weights) if core else 0.0
         bonus = 2.0 if f.indicator == first and first else 0.25 if f.indicator in named else 0.0
         # a qualifier the question does not ask (重复投诉 to 投诉) counts against, as half its words would
-        plain = intent.language == "en" or _plain(f, names.get(f.indicator, ()), core)
+        plain = _plain(f, names.get(f.indicator, ()), core)
         score = words + 0.5 * context + float(cosine) + bonus - (0 if plain else 0.5)
         # rounded to hundredths: scores that close (a cosine's last digits) tell two sentences
         # apart no better than chance, and a tie goes to the figure the report states first
@@ -442,8 +442,9 @@ def _relevance(facts: list[Fact], intent: Intent, core: list[tuple[str, ...]],
 def _plain(f: Fact, names: Sequence[str], core: list[tuple[str, ...]]) -> bool:
     """Whether a fact's indicator text is the indicator itself, or qualified only as the question
     asks: what is left of it without its vocabulary names (`names`, longest first), scope and words of measuring (投诉总量:
-    nothing; 重复投诉: 重复) holds something of the question in every word. Chinese questions
-    only: an English question's core holds the glossary's terms, not all it says (散乱污)."""
+    nothing; 重复投诉: 重复) holds something of the question in every word. An English
+    question's core holds only the glossary's terms, so a qualifier it says in words the
+    glossary lacks counts against as unasked: the glossary must know the domain's coinages (散乱污)."""
     text = _normal(f.indicator_text)
     for name in names:  # longest first
         text = text.replace(name, " ")
