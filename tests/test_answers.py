@@ -128,6 +128,8 @@ def test_question_kinds():
     assert intent("How far from the coast did Xiamen extend the patrols?").unit == "公里"
     assert intent("How far did Xiamen's PM2.5 concentration fall?").unit is None  # how much, not how many km
     assert intent("How long is the sewage pipe network Jiaxing built?").unit == "公里"
+    closed = intent("中央环保督察转交的信访件,哪些城市销号率超过99%?")  # the threshold tests the rate, not the cases
+    assert closed.indicators[0].indicator_id == "closure_rate"
     assert intent("Which cities built new sewage treatment plants?").wants == "achieved"  # a plant is no plan
     assert intent("What fraction of villages in Ganzhou had sewage treatment?").unit == "%"
     assert intent("By what percent did Wenzhou's hazardous-waste output rise?").measure == "change"
@@ -316,6 +318,9 @@ def test_a_figure_qualified_as_the_question_does_not_ask_is_the_lesser_fit():
     assert _plain(fact("投诉总量"), names, complaints)  # 总量 measures, it does not qualify
     assert not _plain(fact("重复投诉"), names, complaints)
     assert _plain(fact("重复投诉"), names, core_of("厦门重复投诉同比下降多少"))
+    english = core_of("By how much did environmental complaints fall in Xiamen?")  # English says it in glossary terms
+    assert _plain(fact("投诉总量"), names, english) and not _plain(fact("重复投诉"), names, english)
+    assert _plain(fact("重复投诉"), names, core_of("By how much did repeat complaints fall in Xiamen?"))
 
 
 def test_words_either_side_of_or_are_alternatives():

@@ -210,7 +210,10 @@ def answer(outcome: SearchOutcome, idf_of: IdfLookup, known_cities: set[str], co
     per_city: dict[str, list[Result]] = {}
     if analysis.across_cities:
         for r in results:
-            if r.chunk.city and (threshold is None or (r.explanation.dense_score or -1) >= threshold):
+            # a passage that only BM25 brought (no passage cosine: outside the dense candidates) is
+            # judged by its words, as the typed answers do; the threshold is for what the encoder saw
+            dense = r.explanation.dense_score
+            if r.chunk.city and (threshold is None or dense is None or dense >= threshold):
                 per_city.setdefault(r.chunk.city, []).append(r)
     if len(per_city) < 2:
         ranked = _ranked_evidence(question, results[: config.sentence_candidates], idf, focus, wants_value, similarity)

@@ -150,12 +150,15 @@ def read_intent(analysis: QueryAnalysis, vocabulary: Vocabulary) -> Intent:
                   times_of_day(text), _superlative(text), direction_of(text), asks_how)
 
 
-_ASKING = re.compile(r"多少|几|什么|哪|how (?:many|much|high)|what|which", re.I)
+# where a question asks of its indicator: a question word, or a threshold the figure must pass
+# (哪些城市的信访件销号率超过99%: the rate is tested, not the cases)
+_ASKING = re.compile(r"多少|几|什么|哪|超过|高于|低于|不低于|不少于|以上|以下|how (?:many|much|high)|what|which"
+                     r"|more than|at least|fewer than|less than|exceed", re.I)
 
 
 def _nearest_first(mentioned, text: str) -> tuple[Indicator, ...]:
-    """The indicator next to the question word comes first: in 赣州美丽建设项目完成了多少投资
-    it asks about 投资, and 项目 only says which."""
+    """The indicator next to the question word or threshold comes first: in
+    赣州美丽建设项目完成了多少投资 it asks about 投资, and 项目 only says which."""
     asking = [m.start() for m in _ASKING.finditer(normalize_text(text))]
     if not asking:
         return tuple(m.indicator for m in mentioned)

@@ -449,7 +449,8 @@ def _plain(f: Fact, names: Sequence[str], core: list[tuple[str, ...]]) -> bool:
     for name in names:  # longest first
         text = text.replace(name, " ")
     text = _MEASURING_WORD.sub(" ", SCOPE.sub(" ", text))
-    return all(any(a in run for unit in core for a in unit) for run in _CHINESE_TERM.findall(text))
+    # a run holds a pair of the question, or lies within a term it says (重复 of 重复投诉)
+    return all(any(a in run or run in a for unit in core for a in unit) for run in _CHINESE_TERM.findall(text))
 
 
 def _one_indicator(facts: list[Fact], fits: dict[int, "_Fit"], preference) -> list[Fact]:
